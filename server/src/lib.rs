@@ -1,0 +1,205 @@
+//! The Basalt server: the `basalt-server` binary's gRPC `tikvpb.Tikv` service over
+//! `basalt_storage`, the embedded PD, the store's bootstrap and heartbeats, the GC worker, and
+//! the Prometheus `/metrics` endpoint.
+//!
+//! Read `run` first: it wires every part together in the order a store starts.
+#![deny(missing_docs)]
+
+pub mod config;
+mod error;
+pub mod metrics;
+pub mod node;
+pub mod service;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use basalt_proto::tikvpb::tikv_server::TikvServer;
+use basalt_proto::{metapb, pdpb};
+use basalt_storage::engine::{RocksEngine, RocksOptions};
+use basalt_storage::{ConcurrencyManager, Engine, LocalEngine, LocalRegion, RequestContext, Storage};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use config::Config;
+pub use error::{Error, Result};
+
+use node::PdConnection;
+use service::{KvHandlers, TikvService};
+
+/// Addresses a running server actually bound (useful when the config asked for port 0).
+#[derive(Debug, Clone, Copy)]
+pub struct BoundAddrs {
+    /// The KV service.
+    pub kv: SocketAddr,
+    /// The embedded PD.
+    pub pd: SocketAddr,
+    /// The metrics endpoint.
+    pub status: SocketAddr,
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|source| Error::Io {
+        context: format!("binding the {what} address {addr}"),
+        source,
+    })
+}
+
+/// Starts a single-node Basalt with an embedded PD, calls `ready` with the bound addresses once
+/// clients can connect, and serves until `shutdown` completes.
+pub async fn run(config: Config, ready: impl FnOnce(BoundAddrs), shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::Io {
+        context: format!("creating {}", config.data_dir.display()),
+        source,
+    })?;
+    let (shutdown_sender, shutdown_receiver) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+
+    // The embedded PD first: the store needs it to learn who it is.
+    let pd_listener = bind(config.pd_addr, "PD").await?;
+    let pd_addr = pd_listener.local_addr().map_err(|source| Error::Io { context: "PD address".into(), source })?;
+    let pd = basalt_pd::PdServer::open(&config.data_dir.join("pd"), basalt_pd::PdConfig {
+        advertise_url: format!("http://{pd_addr}"),
+        ..Default::default()
+    })
+    .map_err(|err| Error::EmbeddedPd(err.to_string()))?;
+    {
+        let mut stop = shutdown_receiver.clone();
+        tasks.spawn(async move {
+            let signal = async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            };
+            if let Err(err) = pd.serve(pd_listener, signal).await {
+                tracing::error!(%err, "embedded PD stopped");
+            }
+        });
+    }
+
+    let kv_listener = bind(config.addr, "KV").await?;
+    let kv_addr = kv_listener.local_addr().map_err(|source| Error::Io { context: "KV address".into(), source })?;
+    let status_listener = metrics::bind(config.status_addr).await.map_err(|source| Error::Io {
+        context: format!("binding the status address {}", config.status_addr),
+        source,
+    })?;
+    let status_addr = status_listener.local_addr().map_err(|source| Error::Io { context: "status address".into(), source })?;
+    let advertise = match &config.advertise_addr {
+        Some(addr) => addr.clone(),
+        None => kv_addr.to_string(),
+    };
+
+    let rocks_options = RocksOptions {
+        block_cache_bytes: config.block_cache_mb << 20,
+        ..Default::default()
+    };
+    let engine = {
+        let path = config.data_dir.join("db");
+        tokio::task::spawn_blocking(move || RocksEngine::open(&path, &rocks_options))
+            .await
+            .map_err(|err| Error::Config(format!("opening the engine: {err}")))??
+    };
+    let mut pd_client = PdConnection::connect(&pd_addr.to_string(), Duration::from_secs(10)).await?;
+    let identity = pd_client.join(&engine, &advertise, &status_addr.to_string()).await?;
+    tracing::info!(store_id = identity.store_id, region_id = identity.region.id, %kv_addr, %pd_addr, "store joined the cluster");
+    let max_ts = pd_client.get_ts().await?;
+    let local = LocalEngine::new(
+        engine.clone(),
+        LocalRegion {
+            region: identity.region.clone(),
+            store_id: identity.store_id,
+        },
+        config.sync_log,
+    );
+    let storage = Storage::new(local, ConcurrencyManager::new(max_ts));
+
+    tasks.spawn(metrics::serve(status_listener));
+    tasks.spawn(heartbeats(pd_client.clone(), identity.clone(), Duration::from_secs(config.heartbeat_interval_secs.max(1)), shutdown_receiver.clone()));
+    tasks.spawn(gc_worker(pd_client, storage.clone(), identity.region.clone(), Duration::from_secs(config.gc_interval_secs.max(1)), shutdown_receiver.clone()));
+
+    let message_limit = config.max_grpc_message_mb << 20;
+    let service = TikvServer::new(TikvService::new(KvHandlers::new(storage)))
+        .max_decoding_message_size(message_limit)
+        .max_encoding_message_size(message_limit);
+    let mut stop = shutdown_receiver.clone();
+    let server = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(kv_listener), async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        });
+    ready(BoundAddrs {
+        kv: kv_addr,
+        pd: pd_addr,
+        status: status_addr,
+    });
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = shutdown_sender.send(true);
+    });
+    let result = server.await;
+    tasks.shutdown().await;
+    result.map_err(Error::from)
+}
+
+async fn heartbeats(mut pd: PdConnection, identity: node::StoreIdentity, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let leader = identity
+        .region
+        .peers
+        .iter()
+        .find(|peer| peer.store_id == identity.store_id)
+        .cloned()
+        .unwrap_or_else(|| metapb::Peer {
+            store_id: identity.store_id,
+            ..Default::default()
+        });
+    let started = std::time::SystemTime::now();
+    loop {
+        if let Err(err) = pd.region_heartbeat(&identity.region, leader.clone(), 1).await {
+            tracing::warn!(%err, "region heartbeat failed");
+        }
+        let stats = pdpb::StoreStats {
+            store_id: identity.store_id,
+            region_count: 1,
+            start_time: started
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.as_secs() as u32)
+                .unwrap_or(0),
+            ..Default::default()
+        };
+        if let Err(err) = pd.store_heartbeat(stats).await {
+            tracing::warn!(%err, "store heartbeat failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+    }
+}
+
+async fn gc_worker<E: Engine>(mut pd: PdConnection, storage: Storage<E>, region: metapb::Region, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let ctx = RequestContext {
+        region_id: region.id,
+        region_epoch: region.region_epoch.clone(),
+        ..Default::default()
+    };
+    let mut done = 0u64;
+    let storage = Arc::new(storage);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        match pd.gc_safe_point().await {
+            Ok(safe_point) if safe_point > done => match storage.gc(&ctx, safe_point).await {
+                Ok(stats) => {
+                    tracing::info!(safe_point, keys = stats.keys, deleted = stats.deleted_writes, "GC done");
+                    done = safe_point;
+                }
+                Err(err) => tracing::warn!(%err, safe_point, "GC failed"),
+            },
+            Ok(_) => {}
+            Err(err) => tracing::debug!(%err, "reading the GC safe point failed"),
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The store's identity and its conversation with PD: bootstrap on first start (store id,
+//! the first region), registration, heartbeats, timestamps and the GC safe point.
+
+use std::time::Duration;
+
+use basalt_proto::{metapb, pdpb};
+use basalt_storage::engine::{KvEngine, Modify, CF_RAFT};
+use prost::Message;
+use tonic::transport::Channel;
+
+use crate::error::{Error, Result};
+
+type PdClient = pdpb::pd_client::PdClient<Channel>;
+
+const STORE_IDENT_KEY: &[u8] = b"store_ident";
+const REGION_KEY: &[u8] = b"region";
+
+/// What a store knows about itself after joining PD.
+#[derive(Debug, Clone)]
+pub struct StoreIdentity {
+    /// The PD cluster.
+    pub cluster_id: u64,
+    /// This store.
+    pub store_id: u64,
+    /// The region this single-node store serves.
+    pub region: metapb::Region,
+}
+
+/// A connection to PD with the cluster id filled into every request header.
+#[derive(Clone)]
+pub struct PdConnection {
+    client: PdClient,
+    cluster_id: u64,
+}
+
+fn pd_error(context: &str, header: Option<&pdpb::ResponseHeader>) -> Result<()> {
+    if let Some(error) = header.and_then(|header| header.error.as_ref()) {
+        if error.r#type != pdpb::ErrorType::Ok as i32 {
+            return Err(Error::Pd(format!("{context}: {} (type {})", error.message, error.r#type)));
+        }
+    }
+    Ok(())
+}
+
+impl PdConnection {
+    /// Connects to PD at `addr` (host:port), retrying for up to `wait`.
+    pub async fn connect(addr: &str, wait: Duration) -> Result<Self> {
+        let endpoint = format!("http://{addr}");
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match PdClient::connect(endpoint.clone()).await {
+                Ok(mut client) => {
+                    let members = client
+                        .get_members(pdpb::GetMembersRequest::default())
+                        .await
+                        .map_err(|status| Error::Pd(format!("GetMembers: {status}")))?
+                        .into_inner();
+                    let cluster_id = members.header.map(|header| header.cluster_id).unwrap_or(0);
+                    return Ok(PdConnection { client, cluster_id });
+                }
+                Err(err) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(%err, "PD not reachable yet");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(err) => return Err(Error::Pd(format!("connecting to PD at {addr}: {err}"))),
+            }
+        }
+    }
+
+    fn header(&self) -> Option<pdpb::RequestHeader> {
+        Some(pdpb::RequestHeader {
+            cluster_id: self.cluster_id,
+            ..Default::default()
+        })
+    }
+
+    /// The cluster id.
+    pub fn cluster_id(&self) -> u64 {
+        self.cluster_id
+    }
+
+    /// Allocates a cluster-unique id.
+    pub async fn alloc_id(&mut self) -> Result<u64> {
+        let response = self
+            .client
+            .alloc_id(pdpb::AllocIdRequest { header: self.header() })
+            .await
+            .map_err(|status| Error::Pd(format!("AllocID: {status}")))?
+            .into_inner();
+        pd_error("AllocID", response.header.as_ref())?;
+        Ok(response.id)
+    }
+
+    /// A fresh timestamp.
+    pub async fn get_ts(&mut self) -> Result<u64> {
+        let request = pdpb::TsoRequest {
+            header: self.header(),
+            count: 1,
+            ..Default::default()
+        };
+        let mut responses = self
+            .client
+            .tso(futures::stream::iter(vec![request]))
+            .await
+            .map_err(|status| Error::Pd(format!("Tso: {status}")))?
+            .into_inner();
+        let response = responses
+            .message()
+            .await
+            .map_err(|status| Error::Pd(format!("Tso: {status}")))?
+            .ok_or_else(|| Error::Pd("Tso stream closed without an answer".into()))?;
+        pd_error("Tso", response.header.as_ref())?;
+        let timestamp = response
+            .timestamp
+            .ok_or_else(|| Error::Pd("Tso answer without a timestamp".into()))?;
+        Ok(((timestamp.physical as u64) << 18) | timestamp.logical as u64)
+    }
+
+    /// The GC safe point PD holds.
+    pub async fn gc_safe_point(&mut self) -> Result<u64> {
+        let response = self
+            .client
+            .get_gc_safe_point(pdpb::GetGcSafePointRequest { header: self.header() })
+            .await
+            .map_err(|status| Error::Pd(format!("GetGCSafePoint: {status}")))?
+            .into_inner();
+        pd_error("GetGCSafePoint", response.header.as_ref())?;
+        Ok(response.safe_point)
+    }
+
+    /// Registers (or updates) the store.
+    pub async fn put_store(&mut self, store: metapb::Store) -> Result<()> {
+        let response = self
+            .client
+            .put_store(pdpb::PutStoreRequest {
+                header: self.header(),
+                store: Some(store),
+            })
+            .await
+            .map_err(|status| Error::Pd(format!("PutStore: {status}")))?
+            .into_inner();
+        pd_error("PutStore", response.header.as_ref())
+    }
+
+    /// Sends store statistics.
+    pub async fn store_heartbeat(&mut self, stats: pdpb::StoreStats) -> Result<()> {
+        let response = self
+            .client
+            .store_heartbeat(pdpb::StoreHeartbeatRequest {
+                header: self.header(),
+                stats: Some(stats),
+                ..Default::default()
+            })
+            .await
+            .map_err(|status| Error::Pd(format!("StoreHeartbeat: {status}")))?
+            .into_inner();
+        pd_error("StoreHeartbeat", response.header.as_ref())
+    }
+
+    /// Reports the region and its leader once over a region heartbeat stream.
+    pub async fn region_heartbeat(&mut self, region: &metapb::Region, leader: metapb::Peer, term: u64) -> Result<()> {
+        let request = pdpb::RegionHeartbeatRequest {
+            header: self.header(),
+            region: Some(region.clone()),
+            leader: Some(leader),
+            term,
+            ..Default::default()
+        };
+        // PD answers only when it has an operator for the region, so do not wait for a reply.
+        self.client
+            .region_heartbeat(futures::stream::iter(vec![request]))
+            .await
+            .map_err(|status| Error::Pd(format!("RegionHeartbeat: {status}")))?;
+        Ok(())
+    }
+
+    /// Joins PD: loads or creates the store identity and, on the first start of the cluster,
+    /// bootstraps it with the one region covering all keys.
+    pub async fn join<K: KvEngine>(&mut self, engine: &K, store_address: &str, status_address: &str) -> Result<StoreIdentity> {
+        let store_id = match engine.get_cf(CF_RAFT, STORE_IDENT_KEY)? {
+            Some(bytes) => {
+                let ident = metapb::Store::decode(bytes.as_slice())
+                    .map_err(|err| Error::Corrupted(format!("store identity: {err}")))?;
+                ident.id
+            }
+            None => {
+                let id = self.alloc_id().await?;
+                let ident = metapb::Store { id, ..Default::default() };
+                engine.write(&[Modify::Put(CF_RAFT, STORE_IDENT_KEY.to_vec(), ident.encode_to_vec())], true)?;
+                tracing::info!(store_id = id, cluster_id = self.cluster_id, "allocated store id");
+                id
+            }
+        };
+        let store = metapb::Store {
+            id: store_id,
+            address: store_address.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            status_address: status_address.to_string(),
+            peer_address: store_address.to_string(),
+            state: metapb::StoreState::Up as i32,
+            start_timestamp: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.as_secs() as i64)
+                .unwrap_or(0),
+            git_hash: String::new(),
+            deploy_path: String::new(),
+            ..Default::default()
+        };
+        let region = match engine.get_cf(CF_RAFT, REGION_KEY)? {
+            Some(bytes) => metapb::Region::decode(bytes.as_slice())
+                .map_err(|err| Error::Corrupted(format!("region meta: {err}")))?,
+            None => self.bootstrap_cluster(engine, &store).await?,
+        };
+        self.put_store(store).await?;
+        Ok(StoreIdentity {
+            cluster_id: self.cluster_id,
+            store_id,
+            region,
+        })
+    }
+
+    async fn bootstrap_cluster<K: KvEngine>(&mut self, engine: &K, store: &metapb::Store) -> Result<metapb::Region> {
+        let bootstrapped = self
+            .client
+            .is_bootstrapped(pdpb::IsBootstrappedRequest { header: self.header() })
+            .await
+            .map_err(|status| Error::Pd(format!("IsBootstrapped: {status}")))?
+            .into_inner();
+        pd_error("IsBootstrapped", bootstrapped.header.as_ref())?;
+        if bootstrapped.bootstrapped {
+            return Err(Error::Pd(
+                "PD's cluster is bootstrapped but this store has no region: joining an existing \
+                 cluster needs the multi-Raft store, which this build does not have yet"
+                    .into(),
+            ));
+        }
+        let region_id = self.alloc_id().await?;
+        let peer_id = self.alloc_id().await?;
+        let region = metapb::Region {
+            id: region_id,
+            start_key: Vec::new(),
+            end_key: Vec::new(),
+            region_epoch: Some(metapb::RegionEpoch { conf_ver: 1, version: 1 }),
+            peers: vec![metapb::Peer {
+                id: peer_id,
+                store_id: store.id,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        engine.write(&[Modify::Put(CF_RAFT, REGION_KEY.to_vec(), region.encode_to_vec())], true)?;
+        let response = self
+            .client
+            .bootstrap(pdpb::BootstrapRequest {
+                header: self.header(),
+                store: Some(store.clone()),
+                region: Some(region.clone()),
+            })
+            .await
+            .map_err(|status| Error::Pd(format!("Bootstrap: {status}")))?
+            .into_inner();
+        pd_error("Bootstrap", response.header.as_ref())?;
+        tracing::info!(region_id, peer_id, store_id = store.id, "bootstrapped the cluster");
+        Ok(region)
+    }
+}

@@ -1,0 +1,112 @@
+//! The `tikvpb.Tikv` gRPC service.
+
+mod batch;
+pub mod convert;
+mod kv;
+
+use std::pin::Pin;
+
+use basalt_proto::tikvpb::tikv_server::Tikv;
+use basalt_proto::{coprocessor, kvrpcpb, tikvpb};
+use basalt_storage::Engine;
+use futures::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+pub use kv::KvHandlers;
+
+/// The KV service: unary RPCs, `BatchCommands`, and the coprocessor entry points.
+#[derive(Clone)]
+pub struct TikvService<E: Engine> {
+    handlers: KvHandlers<E>,
+}
+
+impl<E: Engine> TikvService<E> {
+    /// A service over `handlers`.
+    pub fn new(handlers: KvHandlers<E>) -> Self {
+        TikvService { handlers }
+    }
+}
+
+/// The answer to coprocessor requests until the coprocessor exists.
+pub fn coprocessor_unimplemented(request: &coprocessor::Request) -> coprocessor::Response {
+    coprocessor::Response {
+        other_error: format!(
+            "coprocessor request type {} is not implemented by this Basalt build yet",
+            request.tp
+        ),
+        ..Default::default()
+    }
+}
+
+type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+macro_rules! unary {
+    ($($method:ident($request:ty) -> $response:ty;)*) => {
+        $(
+            async fn $method(&self, request: Request<$request>) -> Result<Response<$response>, Status> {
+                Ok(Response::new(self.handlers.$method(request.into_inner()).await))
+            }
+        )*
+    };
+}
+
+#[tonic::async_trait]
+impl<E: Engine> Tikv for TikvService<E> {
+    unary! {
+        kv_get(kvrpcpb::GetRequest) -> kvrpcpb::GetResponse;
+        kv_scan(kvrpcpb::ScanRequest) -> kvrpcpb::ScanResponse;
+        kv_prewrite(kvrpcpb::PrewriteRequest) -> kvrpcpb::PrewriteResponse;
+        kv_pessimistic_lock(kvrpcpb::PessimisticLockRequest) -> kvrpcpb::PessimisticLockResponse;
+        kv_pessimistic_rollback(kvrpcpb::PessimisticRollbackRequest) -> kvrpcpb::PessimisticRollbackResponse;
+        kv_txn_heart_beat(kvrpcpb::TxnHeartBeatRequest) -> kvrpcpb::TxnHeartBeatResponse;
+        kv_check_txn_status(kvrpcpb::CheckTxnStatusRequest) -> kvrpcpb::CheckTxnStatusResponse;
+        kv_check_secondary_locks(kvrpcpb::CheckSecondaryLocksRequest) -> kvrpcpb::CheckSecondaryLocksResponse;
+        kv_commit(kvrpcpb::CommitRequest) -> kvrpcpb::CommitResponse;
+        kv_cleanup(kvrpcpb::CleanupRequest) -> kvrpcpb::CleanupResponse;
+        kv_batch_get(kvrpcpb::BatchGetRequest) -> kvrpcpb::BatchGetResponse;
+        kv_batch_rollback(kvrpcpb::BatchRollbackRequest) -> kvrpcpb::BatchRollbackResponse;
+        kv_scan_lock(kvrpcpb::ScanLockRequest) -> kvrpcpb::ScanLockResponse;
+        kv_resolve_lock(kvrpcpb::ResolveLockRequest) -> kvrpcpb::ResolveLockResponse;
+        kv_gc(kvrpcpb::GcRequest) -> kvrpcpb::GcResponse;
+        kv_delete_range(kvrpcpb::DeleteRangeRequest) -> kvrpcpb::DeleteRangeResponse;
+        raw_get(kvrpcpb::RawGetRequest) -> kvrpcpb::RawGetResponse;
+        raw_batch_get(kvrpcpb::RawBatchGetRequest) -> kvrpcpb::RawBatchGetResponse;
+        raw_put(kvrpcpb::RawPutRequest) -> kvrpcpb::RawPutResponse;
+        raw_batch_put(kvrpcpb::RawBatchPutRequest) -> kvrpcpb::RawBatchPutResponse;
+        raw_delete(kvrpcpb::RawDeleteRequest) -> kvrpcpb::RawDeleteResponse;
+        raw_batch_delete(kvrpcpb::RawBatchDeleteRequest) -> kvrpcpb::RawBatchDeleteResponse;
+        raw_scan(kvrpcpb::RawScanRequest) -> kvrpcpb::RawScanResponse;
+        raw_delete_range(kvrpcpb::RawDeleteRangeRequest) -> kvrpcpb::RawDeleteRangeResponse;
+        raw_batch_scan(kvrpcpb::RawBatchScanRequest) -> kvrpcpb::RawBatchScanResponse;
+        raw_get_key_ttl(kvrpcpb::RawGetKeyTtlRequest) -> kvrpcpb::RawGetKeyTtlResponse;
+        raw_compare_and_swap(kvrpcpb::RawCasRequest) -> kvrpcpb::RawCasResponse;
+        unsafe_destroy_range(kvrpcpb::UnsafeDestroyRangeRequest) -> kvrpcpb::UnsafeDestroyRangeResponse;
+    }
+
+    async fn coprocessor(
+        &self,
+        request: Request<coprocessor::Request>,
+    ) -> Result<Response<coprocessor::Response>, Status> {
+        Ok(Response::new(coprocessor_unimplemented(request.get_ref())))
+    }
+
+    type CoprocessorStreamStream = ResponseStream<coprocessor::Response>;
+
+    async fn coprocessor_stream(
+        &self,
+        request: Request<coprocessor::Request>,
+    ) -> Result<Response<Self::CoprocessorStreamStream>, Status> {
+        let response = coprocessor_unimplemented(request.get_ref());
+        Ok(Response::new(Box::pin(futures::stream::once(async move { Ok(response) }))))
+    }
+
+    type BatchCommandsStream = ResponseStream<tikvpb::BatchCommandsResponse>;
+
+    async fn batch_commands(
+        &self,
+        request: Request<Streaming<tikvpb::BatchCommandsRequest>>,
+    ) -> Result<Response<Self::BatchCommandsStream>, Status> {
+        let stream = batch::serve(self.handlers.clone(), request.into_inner());
+        Ok(Response::new(stream))
+    }
+}

@@ -1,0 +1,235 @@
+//! The RocksDB engine.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBRawIteratorWithThreadMode, Options,
+    ReadOptions, SnapshotWithThreadMode, WriteBatch, WriteOptions, DB,
+};
+
+use super::{EngineIterator, IterOptions, KvEngine, Modify, Snapshot, ALL_CFS};
+use crate::error::{Error, Result};
+
+/// Tuning knobs for the RocksDB instance.
+#[derive(Debug, Clone)]
+pub struct RocksOptions {
+    /// Size of the shared block cache in bytes.
+    pub block_cache_bytes: usize,
+    /// Size of each memtable in bytes.
+    pub write_buffer_bytes: usize,
+    /// Background compaction and flush threads.
+    pub background_jobs: i32,
+}
+
+impl Default for RocksOptions {
+    fn default() -> Self {
+        RocksOptions {
+            block_cache_bytes: 256 << 20,
+            write_buffer_bytes: 64 << 20,
+            background_jobs: 2,
+        }
+    }
+}
+
+/// A RocksDB database with Basalt's column families, shared by reference counting.
+#[derive(Clone)]
+pub struct RocksEngine {
+    db: Arc<DB>,
+}
+
+impl std::fmt::Debug for RocksEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksEngine").field("path", &self.db.path()).finish()
+    }
+}
+
+impl RocksEngine {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path, options: &RocksOptions) -> Result<Self> {
+        let cache = Cache::new_lru_cache(options.block_cache_bytes);
+        let cf_options = |prefix_bloom: bool| {
+            let mut block = BlockBasedOptions::default();
+            block.set_block_cache(&cache);
+            block.set_bloom_filter(10.0, false);
+            block.set_whole_key_filtering(!prefix_bloom);
+            let mut cf = Options::default();
+            cf.set_block_based_table_factory(&block);
+            cf.set_write_buffer_size(options.write_buffer_bytes);
+            cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            cf
+        };
+        let mut db_options = Options::default();
+        db_options.create_if_missing(true);
+        db_options.create_missing_column_families(true);
+        db_options.set_max_background_jobs(options.background_jobs);
+        db_options.set_keep_log_file_num(4);
+        let descriptors = ALL_CFS
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(false)));
+        let db = DB::open_cf_descriptors(&db_options, path, descriptors)?;
+        Ok(RocksEngine { db: Arc::new(db) })
+    }
+
+    /// The underlying database, for tools and benchmarks.
+    pub fn db(&self) -> &Arc<DB> {
+        &self.db
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
+        cf_handle(&self.db, name)
+    }
+}
+
+fn cf_handle<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily> {
+    db.cf_handle(name)
+        .ok_or_else(|| Error::InvalidRequest(format!("unknown column family {name:?}")))
+}
+
+fn read_options(options: IterOptions) -> ReadOptions {
+    let mut read = ReadOptions::default();
+    if let Some(lower) = options.lower_bound {
+        read.set_iterate_lower_bound(lower);
+    }
+    if let Some(upper) = options.upper_bound {
+        read.set_iterate_upper_bound(upper);
+    }
+    read.fill_cache(options.fill_cache);
+    read.set_total_order_seek(true);
+    read
+}
+
+impl KvEngine for RocksEngine {
+    type Snap = RocksSnapshot;
+
+    fn snapshot(&self) -> RocksSnapshot {
+        let snapshot = self.db.snapshot();
+        // SAFETY: the snapshot borrows `*self.db`. We extend that borrow to 'static and keep an
+        // `Arc<DB>` next to it in `SnapshotInner`, whose field order drops the snapshot before
+        // the Arc, so the database outlives every use of the snapshot.
+        let snapshot: SnapshotWithThreadMode<'static, DB> =
+            unsafe { std::mem::transmute(snapshot) };
+        RocksSnapshot {
+            inner: Arc::new(SnapshotInner {
+                snapshot,
+                db: self.db.clone(),
+            }),
+        }
+    }
+
+    fn write(&self, batch: &[Modify], sync: bool) -> Result<()> {
+        let mut write_batch = WriteBatch::default();
+        for modify in batch {
+            match modify {
+                Modify::Put(cf, key, value) => write_batch.put_cf(self.cf(cf)?, key, value),
+                Modify::Delete(cf, key) => write_batch.delete_cf(self.cf(cf)?, key),
+                Modify::DeleteRange(cf, start, end) => {
+                    write_batch.delete_range_cf(self.cf(cf)?, start, end)
+                }
+            }
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(sync);
+        self.db.write_opt(write_batch, &options)?;
+        Ok(())
+    }
+
+    fn get_cf(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf)?, key)?)
+    }
+}
+
+struct SnapshotInner {
+    // Declared first so it drops before `db`.
+    snapshot: SnapshotWithThreadMode<'static, DB>,
+    db: Arc<DB>,
+}
+
+/// A RocksDB snapshot that owns a reference to its database.
+#[derive(Clone)]
+pub struct RocksSnapshot {
+    inner: Arc<SnapshotInner>,
+}
+
+impl Snapshot for RocksSnapshot {
+    type Iter = RocksIterator;
+
+    fn get_cf(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let handle = cf_handle(&self.inner.db, cf)?;
+        Ok(self.inner.snapshot.get_cf(handle, key)?)
+    }
+
+    fn iterator_cf(&self, cf: &str, options: IterOptions) -> Result<RocksIterator> {
+        let handle = cf_handle(&self.inner.db, cf)?;
+        let iter = self.inner.snapshot.raw_iterator_cf_opt(handle, read_options(options));
+        // SAFETY: the iterator borrows the snapshot (and through it the database). We keep an
+        // `Arc<SnapshotInner>` in `RocksIterator`, declared after the iterator so the iterator
+        // drops first, which keeps both alive for as long as the iterator exists.
+        let iter: DBRawIteratorWithThreadMode<'static, DB> = unsafe { std::mem::transmute(iter) };
+        Ok(RocksIterator {
+            iter,
+            _snapshot: self.inner.clone(),
+        })
+    }
+}
+
+/// A cursor over a RocksDB snapshot.
+pub struct RocksIterator {
+    // Declared first so it drops before the snapshot it reads.
+    iter: DBRawIteratorWithThreadMode<'static, DB>,
+    _snapshot: Arc<SnapshotInner>,
+}
+
+impl RocksIterator {
+    fn status(&self) -> Result<bool> {
+        if self.iter.valid() {
+            return Ok(true);
+        }
+        self.iter.status()?;
+        Ok(false)
+    }
+}
+
+impl EngineIterator for RocksIterator {
+    fn seek(&mut self, key: &[u8]) -> Result<bool> {
+        self.iter.seek(key);
+        self.status()
+    }
+
+    fn seek_for_prev(&mut self, key: &[u8]) -> Result<bool> {
+        self.iter.seek_for_prev(key);
+        self.status()
+    }
+
+    fn seek_to_first(&mut self) -> Result<bool> {
+        self.iter.seek_to_first();
+        self.status()
+    }
+
+    fn seek_to_last(&mut self) -> Result<bool> {
+        self.iter.seek_to_last();
+        self.status()
+    }
+
+    fn next(&mut self) -> Result<bool> {
+        self.iter.next();
+        self.status()
+    }
+
+    fn prev(&mut self) -> Result<bool> {
+        self.iter.prev();
+        self.status()
+    }
+
+    fn valid(&self) -> Result<bool> {
+        self.status()
+    }
+
+    fn key(&self) -> &[u8] {
+        self.iter.key().unwrap_or_default()
+    }
+
+    fn value(&self) -> &[u8] {
+        self.iter.value().unwrap_or_default()
+    }
+}

@@ -1,0 +1,517 @@
+//! `Storage`: the one entry point of the KV service. Transactional commands take latches on
+//! their keys, read a snapshot through the `Engine` seam, run a pure action, and write its
+//! changes back through the seam; reads raise `max_ts` and check memory locks first.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::concurrency::ConcurrencyManager;
+use crate::engine::{Modify, Snapshot, CF_DEFAULT, CF_LOCK, CF_WRITE};
+use crate::error::{Error, Result, TxnError};
+use crate::kv::{Engine, RequestContext};
+use crate::mvcc::{self, check_lock_conflict, Key, Lock, MvccReader, MvccTxn, ScanOptions, ScannedEntry};
+use crate::raw;
+use crate::txn::{self, CheckTxnStatusOptions, Latches, PessimisticLockOptions, PrewriteRequest, SecondaryLocksStatus, TxnStatus};
+
+/// Upper bound of keys in one request, to refuse absurd batches before doing work.
+pub const MAX_KEYS_PER_REQUEST: usize = 256 * 1024;
+/// Upper bound of a scan limit.
+pub const MAX_SCAN_LIMIT: usize = 1 << 20;
+const RESOLVE_BATCH: usize = 1024;
+
+/// The result of a prewrite as the service reports it.
+#[derive(Debug, Default)]
+pub struct PrewriteResult {
+    /// Per-key lock conflicts (nothing was written when non-empty).
+    pub locked: Vec<Error>,
+    /// The async-commit min_commit_ts, or 0.
+    pub min_commit_ts: u64,
+    /// The 1PC commit timestamp, or 0.
+    pub one_pc_commit_ts: u64,
+}
+
+/// Transactional and raw key-value storage over an `Engine`.
+#[derive(Clone)]
+pub struct Storage<E: Engine> {
+    engine: E,
+    latches: Latches,
+    manager: Arc<ConcurrencyManager>,
+}
+
+fn check_count(what: &str, count: usize) -> Result<()> {
+    if count > MAX_KEYS_PER_REQUEST {
+        return Err(Error::InvalidRequest(format!(
+            "{what}: {count} keys exceed the limit of {MAX_KEYS_PER_REQUEST}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_not_empty(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidRequest("key must not be empty".into()));
+    }
+    Ok(())
+}
+
+async fn blocking<T: Send + 'static>(task: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(task)
+        .await
+        .map_err(|err| Error::Engine(format!("storage task failed: {err}")))?
+}
+
+impl<E: Engine> Storage<E> {
+    /// Storage over `engine`, ordering timestamps with `manager`.
+    pub fn new(engine: E, manager: Arc<ConcurrencyManager>) -> Self {
+        Storage {
+            engine,
+            latches: Latches::new(4096),
+            manager,
+        }
+    }
+
+    /// The engine seam.
+    pub fn engine(&self) -> &E {
+        &self.engine
+    }
+
+    /// The concurrency manager.
+    pub fn concurrency_manager(&self) -> &Arc<ConcurrencyManager> {
+        &self.manager
+    }
+
+    /// Runs a write command: latches `keys`, runs `action` on a snapshot, applies its changes.
+    async fn write_command<T, F>(&self, ctx: &RequestContext, keys: &[Vec<u8>], action: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut MvccReader<E::Snap>, &mut MvccTxn) -> Result<T> + Send + 'static,
+    {
+        let key_refs: Vec<&[u8]> = keys.iter().map(|key| key.as_slice()).collect();
+        self.engine.check_keys_in_region(ctx, &key_refs, true)?;
+        let _latch = self.latches.acquire(keys).await;
+        let snapshot = self.engine.async_snapshot(ctx).await?;
+        let (txn, result) = blocking(move || {
+            let mut reader = MvccReader::new(snapshot);
+            let mut txn = MvccTxn::new();
+            let result = action(&mut reader, &mut txn)?;
+            Ok((txn, result))
+        })
+        .await?;
+        if !txn.is_empty() {
+            self.engine.async_write(ctx, txn.into_modifies()).await?;
+        }
+        Ok(result)
+    }
+
+    // ---- transactional reads ----
+
+    /// Reads `key` at `ts`.
+    pub async fn get(&self, ctx: &RequestContext, key: Vec<u8>, ts: u64) -> Result<Option<Vec<u8>>> {
+        check_not_empty(&key)?;
+        self.engine.check_keys_in_region(ctx, &[&key], true)?;
+        let encoded = Key::from_raw(&key);
+        if !ctx.read_committed {
+            self.manager.update_max_ts(ts);
+            self.manager.check_key(&encoded, ts, &ctx.resolved_locks)?;
+        }
+        let snapshot = self.engine.async_snapshot(ctx).await?;
+        let ctx = ctx.clone();
+        blocking(move || {
+            let mut reader = MvccReader::new(snapshot);
+            if !ctx.read_committed {
+                if let Some(lock) = reader.load_lock(&encoded)? {
+                    check_lock_conflict(&encoded, &lock, ts, &ctx.resolved_locks)?;
+                }
+            }
+            reader.get_value(&encoded, ts)
+        })
+        .await
+    }
+
+    /// Reads `keys` at `ts`; locked keys come back as per-key errors.
+    pub async fn batch_get(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, ts: u64) -> Result<Vec<ScannedEntry>> {
+        check_count("batch_get", keys.len())?;
+        let refs: Vec<&[u8]> = keys.iter().map(|key| key.as_slice()).collect();
+        self.engine.check_keys_in_region(ctx, &refs, true)?;
+        if !ctx.read_committed {
+            self.manager.update_max_ts(ts);
+        }
+        let snapshot = self.engine.async_snapshot(ctx).await?;
+        let ctx = ctx.clone();
+        let manager = self.manager.clone();
+        blocking(move || {
+            let mut reader = MvccReader::new(snapshot);
+            let mut entries = Vec::with_capacity(keys.len());
+            for raw_key in keys {
+                let encoded = Key::from_raw(&raw_key);
+                let locked = if ctx.read_committed {
+                    Ok(())
+                } else {
+                    manager.check_key(&encoded, ts, &ctx.resolved_locks).and_then(|()| {
+                        match reader.load_lock(&encoded)? {
+                            Some(lock) => check_lock_conflict(&encoded, &lock, ts, &ctx.resolved_locks),
+                            None => Ok(()),
+                        }
+                    })
+                };
+                match locked {
+                    Err(err @ Error::Txn(_)) => entries.push(ScannedEntry { key: raw_key, value: Err(err) }),
+                    Err(err) => return Err(err),
+                    Ok(()) => {
+                        if let Some(value) = reader.get_value(&encoded, ts)? {
+                            entries.push(ScannedEntry { key: raw_key, value: Ok(value) });
+                        }
+                    }
+                }
+            }
+            Ok(entries)
+        })
+        .await
+    }
+
+    /// Scans at `options.read_ts`.
+    pub async fn scan(&self, ctx: &RequestContext, mut options: ScanOptions) -> Result<Vec<ScannedEntry>> {
+        if options.limit > MAX_SCAN_LIMIT {
+            return Err(Error::InvalidRequest(format!("scan limit {} exceeds {MAX_SCAN_LIMIT}", options.limit)));
+        }
+        if !options.upper.is_empty() && options.lower > options.upper {
+            return Err(Error::InvalidRequest("scan range start is after its end".into()));
+        }
+        options.bypass_locks.extend_from_slice(&ctx.resolved_locks);
+        if ctx.read_committed {
+            options.bypass_locks.clear();
+            options.read_ts = options.read_ts.max(1);
+        } else {
+            self.manager.update_max_ts(options.read_ts);
+            let lower = Key::from_raw(&options.lower);
+            let upper = (!options.upper.is_empty()).then(|| Key::from_raw(&options.upper));
+            self.manager.check_range(&lower, upper.as_ref(), options.read_ts, &options.bypass_locks)?;
+        }
+        let snapshot = self.engine.async_snapshot(ctx).await?;
+        let read_committed = ctx.read_committed;
+        blocking(move || {
+            if read_committed {
+                // Locks never block read-committed readers: scan with every lock bypassed.
+                options.read_ts = u64::MAX - 1;
+            }
+            mvcc::scan(snapshot, &options)
+        })
+        .await
+    }
+
+    /// Locks with `ts <= max_ts` in `[start, end)`.
+    pub async fn scan_lock(&self, ctx: &RequestContext, max_ts: u64, start: Vec<u8>, end: Vec<u8>, limit: usize) -> Result<Vec<(Vec<u8>, Lock)>> {
+        let snapshot = self.engine.async_snapshot(ctx).await?;
+        blocking(move || {
+            let reader = MvccReader::new(snapshot);
+            let end_key = (!end.is_empty()).then(|| Key::from_raw(&end));
+            let locks = reader.scan_locks(&Key::from_raw(&start), end_key.as_ref(), max_ts, limit.min(MAX_SCAN_LIMIT))?;
+            locks.into_iter().map(|(key, lock)| Ok((key.to_raw()?, lock))).collect()
+        })
+        .await
+    }
+
+    // ---- transactional writes ----
+
+    /// Prewrites a transaction's mutations.
+    pub async fn prewrite(&self, ctx: &RequestContext, request: PrewriteRequest) -> Result<PrewriteResult> {
+        check_count("prewrite", request.mutations.len())?;
+        let keys: Vec<Vec<u8>> = request.mutations.iter().map(|m| m.key.clone()).collect();
+        let manager = self.manager.clone();
+        let outcome = self
+            .write_command(ctx, &keys, move |reader, txn| {
+                let mut outcome = txn::prewrite(reader, &manager, &request)?;
+                *txn = std::mem::take(&mut outcome.txn);
+                Ok(outcome)
+            })
+            .await?;
+        // The memory locks (outcome.guard) are released here, after the locks are written.
+        Ok(PrewriteResult {
+            locked: outcome.locked,
+            min_commit_ts: outcome.min_commit_ts,
+            one_pc_commit_ts: outcome.one_pc_commit_ts,
+        })
+    }
+
+    /// Commits `keys` of `start_ts` at `commit_ts`.
+    pub async fn commit(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, start_ts: u64, commit_ts: u64) -> Result<()> {
+        check_count("commit", keys.len())?;
+        if commit_ts <= start_ts {
+            return Err(TxnError::InvalidTxnTso { start_ts, commit_ts }.into());
+        }
+        self.manager.update_max_ts(commit_ts);
+        let latch_keys = keys.clone();
+        self.write_command(ctx, &latch_keys, move |reader, txn| {
+            for key in &keys {
+                txn::commit(txn, reader, &Key::from_raw(key), start_ts, commit_ts)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Rolls back the primary `key` if its lock expired (or `current_ts` is 0).
+    pub async fn cleanup(&self, ctx: &RequestContext, key: Vec<u8>, start_ts: u64, current_ts: u64) -> Result<()> {
+        check_not_empty(&key)?;
+        let latch_keys = [key.clone()];
+        self.write_command(ctx, &latch_keys, move |reader, txn| {
+            txn::cleanup(txn, reader, &Key::from_raw(&key), start_ts, current_ts)
+        })
+        .await
+    }
+
+    /// Rolls back `keys` of `start_ts`.
+    pub async fn batch_rollback(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, start_ts: u64) -> Result<()> {
+        check_count("batch_rollback", keys.len())?;
+        let latch_keys = keys.clone();
+        self.write_command(ctx, &latch_keys, move |reader, txn| {
+            for key in &keys {
+                txn::rollback_key(txn, reader, &Key::from_raw(key), start_ts)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Checks the status of the transaction whose primary is `primary`.
+    pub async fn check_txn_status(&self, ctx: &RequestContext, primary: Vec<u8>, options: CheckTxnStatusOptions) -> Result<TxnStatus> {
+        check_not_empty(&primary)?;
+        self.manager.update_max_ts(options.caller_start_ts);
+        let latch_keys = [primary.clone()];
+        self.write_command(ctx, &latch_keys, move |reader, txn| {
+            txn::check_txn_status(txn, reader, &primary, &options)
+        })
+        .await
+    }
+
+    /// Checks the secondaries of an async-commit transaction.
+    pub async fn check_secondary_locks(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, start_ts: u64) -> Result<SecondaryLocksStatus> {
+        check_count("check_secondary_locks", keys.len())?;
+        let latch_keys = keys.clone();
+        self.write_command(ctx, &latch_keys, move |reader, txn| txn::check_secondary_locks(txn, reader, &keys, start_ts))
+            .await
+    }
+
+    /// Extends the TTL of a primary lock.
+    pub async fn txn_heart_beat(&self, ctx: &RequestContext, primary: Vec<u8>, start_ts: u64, advise_ttl: u64) -> Result<u64> {
+        check_not_empty(&primary)?;
+        let latch_keys = [primary.clone()];
+        self.write_command(ctx, &latch_keys, move |reader, txn| {
+            txn::txn_heart_beat(txn, reader, &primary, start_ts, advise_ttl)
+        })
+        .await
+    }
+
+    /// Takes pessimistic locks on `keys`; returns per key its value (when asked) and existence.
+    pub async fn pessimistic_lock(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, options: PessimisticLockOptions) -> Result<Vec<(Option<Vec<u8>>, bool)>> {
+        check_count("pessimistic_lock", keys.len())?;
+        if options.for_update_ts < options.start_ts {
+            return Err(Error::InvalidRequest("for_update_ts is below start_ts".into()));
+        }
+        for key in &keys {
+            check_not_empty(key)?;
+        }
+        self.manager.update_max_ts(options.for_update_ts);
+        let latch_keys = keys.clone();
+        self.write_command(ctx, &latch_keys, move |reader, txn| {
+            keys.iter()
+                .map(|key| txn::acquire_pessimistic_lock(txn, reader, key, &options))
+                .collect()
+        })
+        .await
+    }
+
+    /// Removes the pessimistic locks of `start_ts` on `keys`.
+    pub async fn pessimistic_rollback(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, start_ts: u64, for_update_ts: u64) -> Result<()> {
+        check_count("pessimistic_rollback", keys.len())?;
+        let latch_keys = keys.clone();
+        self.write_command(ctx, &latch_keys, move |reader, txn| {
+            for key in &keys {
+                txn::pessimistic_rollback(txn, reader, &Key::from_raw(key), start_ts, for_update_ts)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Resolves the locks of the transactions in `txn_status` (start_ts → commit_ts, 0 meaning
+    /// rolled back): on `keys` if given, else on every lock of theirs in the region.
+    pub async fn resolve_lock(&self, ctx: &RequestContext, txn_status: HashMap<u64, u64>, keys: Vec<Vec<u8>>) -> Result<()> {
+        check_count("resolve_lock", keys.len())?;
+        for (&start_ts, &commit_ts) in &txn_status {
+            if commit_ts != 0 && commit_ts <= start_ts {
+                return Err(TxnError::InvalidTxnTso { start_ts, commit_ts }.into());
+            }
+        }
+        if !keys.is_empty() {
+            let status = txn_status.clone();
+            let latch_keys = keys.clone();
+            return self
+                .write_command(ctx, &latch_keys, move |reader, txn| {
+                    for (&start_ts, &commit_ts) in &status {
+                        for key in &keys {
+                            txn::resolve_lock_key(txn, reader, &Key::from_raw(key), start_ts, commit_ts)?;
+                        }
+                    }
+                    Ok(())
+                })
+                .await;
+        }
+        let mut start = Vec::new();
+        loop {
+            let snapshot = self.engine.async_snapshot(ctx).await?;
+            let wanted = txn_status.clone();
+            let scan_from = start.clone();
+            let (batch, scanned_all) = blocking(move || {
+                let reader = MvccReader::new(snapshot);
+                let locks = reader.scan_locks(&Key::from_encoded(scan_from), None, u64::MAX, 0)?;
+                let mut batch = Vec::new();
+                let mut scanned_all = true;
+                for (key, lock) in locks {
+                    if wanted.contains_key(&lock.ts) {
+                        batch.push(key);
+                        if batch.len() >= RESOLVE_BATCH {
+                            scanned_all = false;
+                            break;
+                        }
+                    }
+                }
+                Ok((batch, scanned_all))
+            })
+            .await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let raw_keys = batch.iter().map(|key| key.to_raw()).collect::<Result<Vec<_>>>()?;
+            if let Some(last) = batch.last() {
+                start = last.as_encoded().to_vec();
+                start.push(0);
+            }
+            let status = txn_status.clone();
+            let keys_for_action = raw_keys.clone();
+            self.write_command(ctx, &raw_keys, move |reader, txn| {
+                for key in &keys_for_action {
+                    let encoded = Key::from_raw(key);
+                    if let Some(lock) = reader.load_lock(&encoded)? {
+                        if let Some(&commit_ts) = status.get(&lock.ts) {
+                            txn::resolve_lock_key(txn, reader, &encoded, lock.ts, commit_ts)?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+            if scanned_all {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Deletes every version, lock and value of the user keys in `[start, end)`.
+    pub async fn delete_range(&self, ctx: &RequestContext, start: Vec<u8>, end: Vec<u8>) -> Result<()> {
+        let lower = Key::from_raw(&start).as_encoded().to_vec();
+        let upper = if end.is_empty() { Vec::new() } else { Key::from_raw(&end).as_encoded().to_vec() };
+        if !upper.is_empty() && lower > upper {
+            return Err(Error::InvalidRequest("delete range start is after its end".into()));
+        }
+        let modifies = [CF_DEFAULT, CF_LOCK, CF_WRITE]
+            .into_iter()
+            .map(|cf| Modify::DeleteRange(cf, lower.clone(), upper.clone()))
+            .collect();
+        self.engine.async_write(ctx, modifies).await
+    }
+
+    /// Collects garbage below `safe_point` in the request's region.
+    pub async fn gc(&self, ctx: &RequestContext, safe_point: u64) -> Result<txn::GcStats> {
+        let snapshot = self.engine.async_snapshot(ctx).await?;
+        let (stats, batches) = blocking(move || {
+            let mut batches = Vec::new();
+            let stats = txn::gc_range(&snapshot, b"", b"", safe_point, |batch| {
+                batches.push(batch);
+                Ok(())
+            })?;
+            Ok((stats, batches))
+        })
+        .await?;
+        for batch in batches {
+            self.engine.async_write(ctx, batch).await?;
+        }
+        Ok(stats)
+    }
+
+    // ---- raw KV ----
+
+    /// Raw point read.
+    pub async fn raw_get(&self, ctx: &RequestContext, cf: &str, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        let cf = raw::raw_cf(cf)?;
+        self.engine.check_keys_in_region(ctx, &[&key], false)?;
+        let snapshot = self.engine.async_snapshot(ctx).await?;
+        snapshot.get_cf(cf, &key)
+    }
+
+    /// Raw batch read; missing keys are left out.
+    pub async fn raw_batch_get(&self, ctx: &RequestContext, cf: &str, keys: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        check_count("raw_batch_get", keys.len())?;
+        let cf = raw::raw_cf(cf)?;
+        let snapshot = self.engine.async_snapshot(ctx).await?;
+        blocking(move || {
+            let mut pairs = Vec::with_capacity(keys.len());
+            for key in keys {
+                if let Some(value) = snapshot.get_cf(cf, &key)? {
+                    pairs.push((key, value));
+                }
+            }
+            Ok(pairs)
+        })
+        .await
+    }
+
+    /// Raw writes (puts and deletes), atomic as a batch.
+    pub async fn raw_write(&self, ctx: &RequestContext, modifies: Vec<Modify>) -> Result<()> {
+        check_count("raw_write", modifies.len())?;
+        let keys: Vec<Vec<u8>> = modifies
+            .iter()
+            .map(|modify| match modify {
+                Modify::Put(_, key, _) | Modify::Delete(_, key) | Modify::DeleteRange(_, key, _) => key.clone(),
+            })
+            .collect();
+        let _latch = self.latches.acquire(&keys).await;
+        self.engine.async_write(ctx, modifies).await
+    }
+
+    /// Raw range scan (see `raw::raw_scan` for the bounds of reverse scans).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn raw_scan(&self, ctx: &RequestContext, cf: &str, start: Vec<u8>, end: Vec<u8>, limit: usize, key_only: bool, reverse: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        if limit > MAX_SCAN_LIMIT {
+            return Err(Error::InvalidRequest(format!("scan limit {limit} exceeds {MAX_SCAN_LIMIT}")));
+        }
+        let cf = raw::raw_cf(cf)?;
+        let snapshot = self.engine.async_snapshot(ctx).await?;
+        blocking(move || raw::raw_scan(&snapshot, cf, &start, &end, limit, key_only, reverse)).await
+    }
+
+    /// Raw delete of `[start, end)`.
+    pub async fn raw_delete_range(&self, ctx: &RequestContext, cf: &str, start: Vec<u8>, end: Vec<u8>) -> Result<()> {
+        let cf = raw::raw_cf(cf)?;
+        if !end.is_empty() && start > end {
+            return Err(Error::InvalidRequest("delete range start is after its end".into()));
+        }
+        self.engine.async_write(ctx, vec![Modify::DeleteRange(cf, start, end)]).await
+    }
+
+    /// Raw compare-and-swap: writes `value` (or deletes, if `delete`) when the current value is
+    /// `expected` (`None`: the key must not exist). Returns whether it swapped and the previous
+    /// value.
+    pub async fn raw_compare_and_swap(&self, ctx: &RequestContext, cf: &str, key: Vec<u8>, expected: Option<Vec<u8>>, value: Vec<u8>, delete: bool) -> Result<(bool, Option<Vec<u8>>)> {
+        let cf = raw::raw_cf(cf)?;
+        let _latch = self.latches.acquire(std::slice::from_ref(&key)).await;
+        let snapshot = self.engine.async_snapshot(ctx).await?;
+        let previous = snapshot.get_cf(cf, &key)?;
+        if previous != expected {
+            return Ok((false, previous));
+        }
+        let modify = if delete { Modify::Delete(cf, key) } else { Modify::Put(cf, key, value) };
+        self.engine.async_write(ctx, vec![modify]).await?;
+        Ok((true, previous))
+    }
+}
