@@ -85,7 +85,9 @@ impl Config {
 
     /// The address the store advertises.
     pub fn advertise_addr(&self) -> String {
-        self.advertise_addr.clone().unwrap_or_else(|| self.addr.to_string())
+        self.advertise_addr
+            .clone()
+            .unwrap_or_else(|| self.addr.to_string())
     }
 }
 
@@ -95,7 +97,8 @@ mod tests {
 
     #[test]
     fn partial_toml_keeps_defaults_and_unknown_fields_fail() {
-        let config: Config = toml::from_str("addr = \"127.0.0.1:30160\"\nsync-log = false\n").unwrap();
+        let config: Config =
+            toml::from_str("addr = \"127.0.0.1:30160\"\nsync-log = false\n").unwrap();
         assert_eq!(config.addr.port(), 30160);
         assert!(!config.sync_log);
         assert_eq!(config.pd_addr, Config::default().pd_addr);

@@ -19,7 +19,9 @@ use std::time::Duration;
 use basalt_proto::tikvpb::tikv_server::TikvServer;
 use basalt_proto::{metapb, pdpb};
 use basalt_storage::engine::{RocksEngine, RocksOptions};
-use basalt_storage::{ConcurrencyManager, Engine, LocalEngine, LocalRegion, RequestContext, Storage};
+use basalt_storage::{
+    ConcurrencyManager, Engine, LocalEngine, LocalRegion, RequestContext, Storage,
+};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -49,7 +51,11 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
 
 /// Starts a single-node Basalt with an embedded PD, calls `ready` with the bound addresses once
 /// clients can connect, and serves until `shutdown` completes.
-pub async fn run(config: Config, ready: impl FnOnce(BoundAddrs), shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+pub async fn run(
+    config: Config,
+    ready: impl FnOnce(BoundAddrs),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::Io {
         context: format!("creating {}", config.data_dir.display()),
         source,
@@ -59,11 +65,17 @@ pub async fn run(config: Config, ready: impl FnOnce(BoundAddrs), shutdown: impl 
 
     // The embedded PD first: the store needs it to learn who it is.
     let pd_listener = bind(config.pd_addr, "PD").await?;
-    let pd_addr = pd_listener.local_addr().map_err(|source| Error::Io { context: "PD address".into(), source })?;
-    let pd = basalt_pd::PdServer::open(&config.data_dir.join("pd"), basalt_pd::PdConfig {
-        advertise_url: format!("http://{pd_addr}"),
-        ..Default::default()
-    })
+    let pd_addr = pd_listener.local_addr().map_err(|source| Error::Io {
+        context: "PD address".into(),
+        source,
+    })?;
+    let pd = basalt_pd::PdServer::open(
+        &config.data_dir.join("pd"),
+        basalt_pd::PdConfig {
+            advertise_url: format!("http://{pd_addr}"),
+            ..Default::default()
+        },
+    )
     .map_err(|err| Error::EmbeddedPd(err.to_string()))?;
     {
         let mut stop = shutdown_receiver.clone();
@@ -78,12 +90,20 @@ pub async fn run(config: Config, ready: impl FnOnce(BoundAddrs), shutdown: impl 
     }
 
     let kv_listener = bind(config.addr, "KV").await?;
-    let kv_addr = kv_listener.local_addr().map_err(|source| Error::Io { context: "KV address".into(), source })?;
-    let status_listener = metrics::bind(config.status_addr).await.map_err(|source| Error::Io {
-        context: format!("binding the status address {}", config.status_addr),
+    let kv_addr = kv_listener.local_addr().map_err(|source| Error::Io {
+        context: "KV address".into(),
         source,
     })?;
-    let status_addr = status_listener.local_addr().map_err(|source| Error::Io { context: "status address".into(), source })?;
+    let status_listener = metrics::bind(config.status_addr)
+        .await
+        .map_err(|source| Error::Io {
+            context: format!("binding the status address {}", config.status_addr),
+            source,
+        })?;
+    let status_addr = status_listener.local_addr().map_err(|source| Error::Io {
+        context: "status address".into(),
+        source,
+    })?;
     let advertise = match &config.advertise_addr {
         Some(addr) => addr.clone(),
         None => kv_addr.to_string(),
@@ -99,8 +119,11 @@ pub async fn run(config: Config, ready: impl FnOnce(BoundAddrs), shutdown: impl 
             .await
             .map_err(|err| Error::Config(format!("opening the engine: {err}")))??
     };
-    let mut pd_client = PdConnection::connect(&pd_addr.to_string(), Duration::from_secs(10)).await?;
-    let identity = pd_client.join(&engine, &advertise, &status_addr.to_string()).await?;
+    let mut pd_client =
+        PdConnection::connect(&pd_addr.to_string(), Duration::from_secs(10)).await?;
+    let identity = pd_client
+        .join(&engine, &advertise, &status_addr.to_string())
+        .await?;
     tracing::info!(store_id = identity.store_id, region_id = identity.region.id, %kv_addr, %pd_addr, "store joined the cluster");
     let max_ts = pd_client.get_ts().await?;
     let local = LocalEngine::new(
@@ -114,8 +137,19 @@ pub async fn run(config: Config, ready: impl FnOnce(BoundAddrs), shutdown: impl 
     let storage = Storage::new(local, ConcurrencyManager::new(max_ts));
 
     tasks.spawn(metrics::serve(status_listener));
-    tasks.spawn(heartbeats(pd_client.clone(), identity.clone(), Duration::from_secs(config.heartbeat_interval_secs.max(1)), shutdown_receiver.clone()));
-    tasks.spawn(gc_worker(pd_client, storage.clone(), identity.region.clone(), Duration::from_secs(config.gc_interval_secs.max(1)), shutdown_receiver.clone()));
+    tasks.spawn(heartbeats(
+        pd_client.clone(),
+        identity.clone(),
+        Duration::from_secs(config.heartbeat_interval_secs.max(1)),
+        shutdown_receiver.clone(),
+    ));
+    tasks.spawn(gc_worker(
+        pd_client,
+        storage.clone(),
+        identity.region.clone(),
+        Duration::from_secs(config.gc_interval_secs.max(1)),
+        shutdown_receiver.clone(),
+    ));
 
     let message_limit = config.max_grpc_message_mb << 20;
     let service = TikvServer::new(TikvService::new(KvHandlers::new(storage)))
@@ -142,7 +176,12 @@ pub async fn run(config: Config, ready: impl FnOnce(BoundAddrs), shutdown: impl 
     result.map_err(Error::from)
 }
 
-async fn heartbeats(mut pd: PdConnection, identity: node::StoreIdentity, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn heartbeats(
+    mut pd: PdConnection,
+    identity: node::StoreIdentity,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let leader = identity
         .region
         .peers
@@ -155,7 +194,10 @@ async fn heartbeats(mut pd: PdConnection, identity: node::StoreIdentity, interva
         });
     let started = std::time::SystemTime::now();
     loop {
-        if let Err(err) = pd.region_heartbeat(&identity.region, leader.clone(), 1).await {
+        if let Err(err) = pd
+            .region_heartbeat(&identity.region, leader.clone(), 1)
+            .await
+        {
             tracing::warn!(%err, "region heartbeat failed");
         }
         let stats = pdpb::StoreStats {
@@ -177,7 +219,13 @@ async fn heartbeats(mut pd: PdConnection, identity: node::StoreIdentity, interva
     }
 }
 
-async fn gc_worker<E: Engine>(mut pd: PdConnection, storage: Storage<E>, region: metapb::Region, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn gc_worker<E: Engine>(
+    mut pd: PdConnection,
+    storage: Storage<E>,
+    region: metapb::Region,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let ctx = RequestContext {
         region_id: region.id,
         region_epoch: region.region_epoch.clone(),
@@ -193,7 +241,12 @@ async fn gc_worker<E: Engine>(mut pd: PdConnection, storage: Storage<E>, region:
         match pd.gc_safe_point().await {
             Ok(safe_point) if safe_point > done => match storage.gc(&ctx, safe_point).await {
                 Ok(stats) => {
-                    tracing::info!(safe_point, keys = stats.keys, deleted = stats.deleted_writes, "GC done");
+                    tracing::info!(
+                        safe_point,
+                        keys = stats.keys,
+                        deleted = stats.deleted_writes,
+                        "GC done"
+                    );
                     done = safe_point;
                 }
                 Err(err) => tracing::warn!(%err, safe_point, "GC failed"),

@@ -9,7 +9,11 @@ use clap::Parser;
 
 /// Command-line flags; each overrides the config file.
 #[derive(Debug, Parser)]
-#[command(name = "basalt-server", version, about = "A TiKV-compatible store with an embedded PD")]
+#[command(
+    name = "basalt-server",
+    version,
+    about = "A TiKV-compatible store with an embedded PD"
+)]
 struct Flags {
     /// TOML configuration file.
     #[arg(long)]
@@ -76,7 +80,10 @@ fn main() -> ExitCode {
     if let Some(value) = flags.sync_log {
         config.sync_log = value;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("basalt-server: starting the runtime: {err}");

@@ -8,7 +8,9 @@ use std::time::Instant;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 /// The process's metrics.
 pub struct Metrics {
@@ -25,13 +27,19 @@ pub fn metrics() -> &'static Metrics {
     METRICS.get_or_init(|| {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("basalt_grpc_requests_total", "KV gRPC requests by method and outcome"),
+            Opts::new(
+                "basalt_grpc_requests_total",
+                "KV gRPC requests by method and outcome",
+            ),
             &["method", "result"],
         )
         .expect("metric options are static and valid");
         let durations = HistogramVec::new(
-            HistogramOpts::new("basalt_grpc_request_duration_seconds", "KV gRPC request latency")
-                .buckets(prometheus::exponential_buckets(0.0001, 2.0, 18).expect("static buckets")),
+            HistogramOpts::new(
+                "basalt_grpc_request_duration_seconds",
+                "KV gRPC request latency",
+            )
+            .buckets(prometheus::exponential_buckets(0.0001, 2.0, 18).expect("static buckets")),
             &["method"],
         )
         .expect("metric options are static and valid");
@@ -71,7 +79,10 @@ impl RequestTimer {
             .durations
             .with_label_values(&[self.method])
             .observe(self.start.elapsed().as_secs_f64());
-        metrics.requests.with_label_values(&[self.method, result]).inc();
+        metrics
+            .requests
+            .with_label_values(&[self.method, result])
+            .inc();
     }
 }
 
@@ -85,13 +96,17 @@ pub fn render() -> String {
     String::from_utf8(buffer).unwrap_or_default()
 }
 
-async fn handle(request: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    request: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let response = if request.uri().path() == "/metrics" {
         Response::builder()
             .header("content-type", "text/plain; version=0.0.4")
             .body(Full::new(Bytes::from(render())))
     } else {
-        Response::builder().status(404).body(Full::new(Bytes::from_static(b"not found\n")))
+        Response::builder()
+            .status(404)
+            .body(Full::new(Bytes::from_static(b"not found\n")))
     };
     Ok(response.unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))))
 }
@@ -105,7 +120,10 @@ pub async fn serve(listener: tokio::net::TcpListener) {
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
             let service = hyper::service::service_fn(handle);
-            if let Err(err) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+            if let Err(err) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+            {
                 tracing::debug!(%err, "metrics connection ended");
             }
         });

@@ -36,7 +36,10 @@ pub struct PdConnection {
 fn pd_error(context: &str, header: Option<&pdpb::ResponseHeader>) -> Result<()> {
     if let Some(error) = header.and_then(|header| header.error.as_ref()) {
         if error.r#type != pdpb::ErrorType::Ok as i32 {
-            return Err(Error::Pd(format!("{context}: {} (type {})", error.message, error.r#type)));
+            return Err(Error::Pd(format!(
+                "{context}: {} (type {})",
+                error.message, error.r#type
+            )));
         }
     }
     Ok(())
@@ -83,7 +86,10 @@ impl PdConnection {
     pub async fn alloc_id(&mut self) -> Result<u64> {
         let response = self
             .client
-            .alloc_id(pdpb::AllocIdRequest { header: self.header() })
+            .alloc_id(pdpb::AllocIdRequest {
+                header: self.header(),
+                count: 1,
+            })
             .await
             .map_err(|status| Error::Pd(format!("AllocID: {status}")))?
             .into_inner();
@@ -120,7 +126,9 @@ impl PdConnection {
     pub async fn gc_safe_point(&mut self) -> Result<u64> {
         let response = self
             .client
-            .get_gc_safe_point(pdpb::GetGcSafePointRequest { header: self.header() })
+            .get_gc_safe_point(pdpb::GetGcSafePointRequest {
+                header: self.header(),
+            })
             .await
             .map_err(|status| Error::Pd(format!("GetGCSafePoint: {status}")))?
             .into_inner();
@@ -158,7 +166,12 @@ impl PdConnection {
     }
 
     /// Reports the region and its leader once over a region heartbeat stream.
-    pub async fn region_heartbeat(&mut self, region: &metapb::Region, leader: metapb::Peer, term: u64) -> Result<()> {
+    pub async fn region_heartbeat(
+        &mut self,
+        region: &metapb::Region,
+        leader: metapb::Peer,
+        term: u64,
+    ) -> Result<()> {
         let request = pdpb::RegionHeartbeatRequest {
             header: self.header(),
             region: Some(region.clone()),
@@ -176,7 +189,12 @@ impl PdConnection {
 
     /// Joins PD: loads or creates the store identity and, on the first start of the cluster,
     /// bootstraps it with the one region covering all keys.
-    pub async fn join<K: KvEngine>(&mut self, engine: &K, store_address: &str, status_address: &str) -> Result<StoreIdentity> {
+    pub async fn join<K: KvEngine>(
+        &mut self,
+        engine: &K,
+        store_address: &str,
+        status_address: &str,
+    ) -> Result<StoreIdentity> {
         let store_id = match engine.get_cf(CF_RAFT, STORE_IDENT_KEY)? {
             Some(bytes) => {
                 let ident = metapb::Store::decode(bytes.as_slice())
@@ -185,9 +203,23 @@ impl PdConnection {
             }
             None => {
                 let id = self.alloc_id().await?;
-                let ident = metapb::Store { id, ..Default::default() };
-                engine.write(&[Modify::Put(CF_RAFT, STORE_IDENT_KEY.to_vec(), ident.encode_to_vec())], true)?;
-                tracing::info!(store_id = id, cluster_id = self.cluster_id, "allocated store id");
+                let ident = metapb::Store {
+                    id,
+                    ..Default::default()
+                };
+                engine.write(
+                    &[Modify::Put(
+                        CF_RAFT,
+                        STORE_IDENT_KEY.to_vec(),
+                        ident.encode_to_vec(),
+                    )],
+                    true,
+                )?;
+                tracing::info!(
+                    store_id = id,
+                    cluster_id = self.cluster_id,
+                    "allocated store id"
+                );
                 id
             }
         };
@@ -219,10 +251,16 @@ impl PdConnection {
         })
     }
 
-    async fn bootstrap_cluster<K: KvEngine>(&mut self, engine: &K, store: &metapb::Store) -> Result<metapb::Region> {
+    async fn bootstrap_cluster<K: KvEngine>(
+        &mut self,
+        engine: &K,
+        store: &metapb::Store,
+    ) -> Result<metapb::Region> {
         let bootstrapped = self
             .client
-            .is_bootstrapped(pdpb::IsBootstrappedRequest { header: self.header() })
+            .is_bootstrapped(pdpb::IsBootstrappedRequest {
+                header: self.header(),
+            })
             .await
             .map_err(|status| Error::Pd(format!("IsBootstrapped: {status}")))?
             .into_inner();
@@ -240,7 +278,10 @@ impl PdConnection {
             id: region_id,
             start_key: Vec::new(),
             end_key: Vec::new(),
-            region_epoch: Some(metapb::RegionEpoch { conf_ver: 1, version: 1 }),
+            region_epoch: Some(metapb::RegionEpoch {
+                conf_ver: 1,
+                version: 1,
+            }),
             peers: vec![metapb::Peer {
                 id: peer_id,
                 store_id: store.id,
@@ -248,7 +289,14 @@ impl PdConnection {
             }],
             ..Default::default()
         };
-        engine.write(&[Modify::Put(CF_RAFT, REGION_KEY.to_vec(), region.encode_to_vec())], true)?;
+        engine.write(
+            &[Modify::Put(
+                CF_RAFT,
+                REGION_KEY.to_vec(),
+                region.encode_to_vec(),
+            )],
+            true,
+        )?;
         let response = self
             .client
             .bootstrap(pdpb::BootstrapRequest {
@@ -260,7 +308,12 @@ impl PdConnection {
             .map_err(|status| Error::Pd(format!("Bootstrap: {status}")))?
             .into_inner();
         pd_error("Bootstrap", response.header.as_ref())?;
-        tracing::info!(region_id, peer_id, store_id = store.id, "bootstrapped the cluster");
+        tracing::info!(
+            region_id,
+            peer_id,
+            store_id = store.id,
+            "bootstrapped the cluster"
+        );
         Ok(region)
     }
 }

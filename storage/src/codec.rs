@@ -48,7 +48,9 @@ pub fn decode_bytes(input: &[u8]) -> Result<(Vec<u8>, &[u8])> {
             continue;
         }
         if pad > GROUP_SIZE {
-            return Err(Error::Corrupted(format!("memcomparable marker {marker:#x} invalid")));
+            return Err(Error::Corrupted(format!(
+                "memcomparable marker {marker:#x} invalid"
+            )));
         }
         let real = GROUP_SIZE - pad;
         if group[real..GROUP_SIZE].iter().any(|&b| b != 0) {
@@ -116,18 +118,6 @@ pub fn decode_compact_bytes<'a>(input: &mut &'a [u8]) -> Result<&'a [u8]> {
     let (data, rest) = input.split_at(len as usize);
     *input = rest;
     Ok(data)
-}
-
-/// Reads a big-endian u64 from the front of `input`.
-pub fn decode_u64(input: &mut &[u8]) -> Result<u64> {
-    if input.len() < 8 {
-        return Err(Error::Corrupted("u64 truncated".into()));
-    }
-    let (head, rest) = input.split_at(8);
-    *input = rest;
-    let mut array = [0u8; 8];
-    array.copy_from_slice(head);
-    Ok(u64::from_be_bytes(array))
 }
 
 /// Reads one byte from the front of `input`.

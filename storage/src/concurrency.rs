@@ -54,7 +54,13 @@ impl ConcurrencyManager {
     }
 
     /// Checks memory locks in `[start, end)` (encoded keys; `None` is unbounded).
-    pub fn check_range(&self, start: &Key, end: Option<&Key>, read_ts: u64, bypass: &[u64]) -> Result<()> {
+    pub fn check_range(
+        &self,
+        start: &Key,
+        end: Option<&Key>,
+        read_ts: u64,
+        bypass: &[u64],
+    ) -> Result<()> {
         let locks = self.memory_locks.lock();
         let upper = match end {
             Some(end) => Bound::Excluded(end.as_encoded()),
@@ -124,7 +130,9 @@ mod tests {
         assert_eq!(min_commit_ts, 101);
         // A reader above min_commit_ts must wait for the lock.
         assert!(manager.check_key(&key, 200, &[]).is_err());
-        assert!(manager.check_range(&Key::from_raw(b""), None, 200, &[]).is_err());
+        assert!(manager
+            .check_range(&Key::from_raw(b""), None, 200, &[])
+            .is_err());
         // A reader below it cannot be affected.
         assert!(manager.check_key(&key, 100, &[]).is_ok());
         drop(guard);

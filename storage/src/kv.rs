@@ -37,7 +37,10 @@ pub trait Engine: Clone + Send + Sync + 'static {
     /// The snapshot type.
     type Snap: Snapshot + Clone;
     /// A snapshot for reading the request's region, after checking that the region is served.
-    fn async_snapshot(&self, ctx: &RequestContext) -> impl Future<Output = Result<Self::Snap>> + Send;
+    fn async_snapshot(
+        &self,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<Self::Snap>> + Send;
     /// Applies `modifies` (data keys, without prefix) atomically for the request's region.
     fn async_write(
         &self,
@@ -46,7 +49,12 @@ pub trait Engine: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<()>> + Send;
     /// Checks that every key (user key; for transactional requests the caller passes raw keys and
     /// `encoded` says to compare memcomparable forms) is inside the request's region.
-    fn check_keys_in_region(&self, ctx: &RequestContext, keys: &[&[u8]], encoded: bool) -> Result<()>;
+    fn check_keys_in_region(
+        &self,
+        ctx: &RequestContext,
+        keys: &[&[u8]],
+        encoded: bool,
+    ) -> Result<()>;
 }
 
 /// The one region a single-node store serves, and the store it lives on.
@@ -91,7 +99,10 @@ impl<K: KvEngine> LocalEngine<K> {
         let region = &local.region;
         if ctx.region_id != region.id {
             return Err(region_error(
-                format!("region {} not found on store {}", ctx.region_id, local.store_id),
+                format!(
+                    "region {} not found on store {}",
+                    ctx.region_id, local.store_id
+                ),
                 |error| {
                     error.region_not_found = Some(errorpb::RegionNotFound {
                         region_id: ctx.region_id,
@@ -148,7 +159,10 @@ fn key_in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
 impl<K: KvEngine> Engine for LocalEngine<K> {
     type Snap = DataSnapshot<K::Snap>;
 
-    fn async_snapshot(&self, ctx: &RequestContext) -> impl Future<Output = Result<Self::Snap>> + Send {
+    fn async_snapshot(
+        &self,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<Self::Snap>> + Send {
         let result = self.check_context(ctx).map(|()| DataSnapshot {
             inner: Arc::new(self.kv.snapshot()),
         });
@@ -172,7 +186,12 @@ impl<K: KvEngine> Engine for LocalEngine<K> {
         }
     }
 
-    fn check_keys_in_region(&self, ctx: &RequestContext, keys: &[&[u8]], encoded: bool) -> Result<()> {
+    fn check_keys_in_region(
+        &self,
+        ctx: &RequestContext,
+        keys: &[&[u8]],
+        encoded: bool,
+    ) -> Result<()> {
         let local = self.region.read();
         let region = &local.region;
         for key in keys {
@@ -215,7 +234,11 @@ fn prefix_modify(modify: Modify) -> Modify {
         Modify::DeleteRange(cf, start, end) => Modify::DeleteRange(
             cf,
             data_key(&start),
-            if end.is_empty() { vec![DATA_PREFIX_END] } else { data_key(&end) },
+            if end.is_empty() {
+                vec![DATA_PREFIX_END]
+            } else {
+                data_key(&end)
+            },
         ),
     }
 }
@@ -241,7 +264,11 @@ impl<S: Snapshot> Snapshot for DataSnapshot<S> {
     }
 
     fn iterator_cf(&self, cf: &str, options: IterOptions) -> Result<Self::Iter> {
-        let lower = options.lower_bound.as_deref().map(data_key).unwrap_or_else(|| vec![DATA_PREFIX]);
+        let lower = options
+            .lower_bound
+            .as_deref()
+            .map(data_key)
+            .unwrap_or_else(|| vec![DATA_PREFIX]);
         let upper = options
             .upper_bound
             .as_deref()

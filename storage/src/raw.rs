@@ -10,7 +10,9 @@ pub fn raw_cf(name: &str) -> Result<&'static str> {
         "" | "default" => Ok(CF_DEFAULT),
         "lock" => Ok(CF_LOCK),
         "write" => Ok(CF_WRITE),
-        other => Err(Error::InvalidRequest(format!("unknown column family {other:?}"))),
+        other => Err(Error::InvalidRequest(format!(
+            "unknown column family {other:?}"
+        ))),
     }
 }
 
@@ -32,9 +34,17 @@ pub fn raw_scan<S: Snapshot>(
     }
     let (lower, upper) = if reverse { (end, start) } else { (start, end) };
     let mut iter = snapshot.iterator_cf(cf, IterOptions::bounded(lower, upper))?;
-    let mut valid = if reverse { iter.seek_to_last()? } else { iter.seek_to_first()? };
+    let mut valid = if reverse {
+        iter.seek_to_last()?
+    } else {
+        iter.seek_to_first()?
+    };
     while valid && pairs.len() < limit {
-        let value = if key_only { Vec::new() } else { iter.value().to_vec() };
+        let value = if key_only {
+            Vec::new()
+        } else {
+            iter.value().to_vec()
+        };
         pairs.push((iter.key().to_vec(), value));
         valid = if reverse { iter.prev()? } else { iter.next()? };
     }
@@ -55,10 +65,20 @@ mod tests {
             .collect();
         engine.write(&batch, false).unwrap();
         let snap = engine.snapshot();
-        let keys = |pairs: Vec<(Vec<u8>, Vec<u8>)>| pairs.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
-        assert_eq!(keys(raw_scan(&snap, CF_DEFAULT, b"b", b"", 10, false, false).unwrap()), vec![b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]);
-        assert_eq!(keys(raw_scan(&snap, CF_DEFAULT, b"d", b"a", 10, false, true).unwrap()), vec![b"c".to_vec(), b"b".to_vec(), b"a".to_vec()]);
-        assert_eq!(raw_scan(&snap, CF_DEFAULT, b"", b"", 2, true, false).unwrap(), vec![(b"a".to_vec(), vec![]), (b"b".to_vec(), vec![])]);
+        let keys =
+            |pairs: Vec<(Vec<u8>, Vec<u8>)>| pairs.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(
+            keys(raw_scan(&snap, CF_DEFAULT, b"b", b"", 10, false, false).unwrap()),
+            vec![b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]
+        );
+        assert_eq!(
+            keys(raw_scan(&snap, CF_DEFAULT, b"d", b"a", 10, false, true).unwrap()),
+            vec![b"c".to_vec(), b"b".to_vec(), b"a".to_vec()]
+        );
+        assert_eq!(
+            raw_scan(&snap, CF_DEFAULT, b"", b"", 2, true, false).unwrap(),
+            vec![(b"a".to_vec(), vec![]), (b"b".to_vec(), vec![])]
+        );
         assert!(raw_cf("nope").is_err());
     }
 }

@@ -9,9 +9,14 @@ use crate::concurrency::ConcurrencyManager;
 use crate::engine::{Modify, Snapshot, CF_DEFAULT, CF_LOCK, CF_WRITE};
 use crate::error::{Error, Result, TxnError};
 use crate::kv::{Engine, RequestContext};
-use crate::mvcc::{self, check_lock_conflict, Key, Lock, MvccReader, MvccTxn, ScanOptions, ScannedEntry};
+use crate::mvcc::{
+    self, check_lock_conflict, Key, Lock, MvccReader, MvccTxn, ScanOptions, ScannedEntry,
+};
 use crate::raw;
-use crate::txn::{self, CheckTxnStatusOptions, Latches, PessimisticLockOptions, PrewriteRequest, SecondaryLocksStatus, TxnStatus};
+use crate::txn::{
+    self, CheckTxnStatusOptions, Latches, PessimisticLockOptions, PrewriteRequest,
+    SecondaryLocksStatus, TxnStatus,
+};
 
 /// Upper bound of keys in one request, to refuse absurd batches before doing work.
 pub const MAX_KEYS_PER_REQUEST: usize = 256 * 1024;
@@ -54,7 +59,9 @@ fn check_not_empty(key: &[u8]) -> Result<()> {
     Ok(())
 }
 
-async fn blocking<T: Send + 'static>(task: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+async fn blocking<T: Send + 'static>(
+    task: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(task)
         .await
         .map_err(|err| Error::Engine(format!("storage task failed: {err}")))?
@@ -81,7 +88,12 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Runs a write command: latches `keys`, runs `action` on a snapshot, applies its changes.
-    async fn write_command<T, F>(&self, ctx: &RequestContext, keys: &[Vec<u8>], action: F) -> Result<T>
+    async fn write_command<T, F>(
+        &self,
+        ctx: &RequestContext,
+        keys: &[Vec<u8>],
+        action: F,
+    ) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut MvccReader<E::Snap>, &mut MvccTxn) -> Result<T> + Send + 'static,
@@ -106,7 +118,12 @@ impl<E: Engine> Storage<E> {
     // ---- transactional reads ----
 
     /// Reads `key` at `ts`.
-    pub async fn get(&self, ctx: &RequestContext, key: Vec<u8>, ts: u64) -> Result<Option<Vec<u8>>> {
+    pub async fn get(
+        &self,
+        ctx: &RequestContext,
+        key: Vec<u8>,
+        ts: u64,
+    ) -> Result<Option<Vec<u8>>> {
         check_not_empty(&key)?;
         self.engine.check_keys_in_region(ctx, &[&key], true)?;
         let encoded = Key::from_raw(&key);
@@ -129,7 +146,12 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Reads `keys` at `ts`; locked keys come back as per-key errors.
-    pub async fn batch_get(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, ts: u64) -> Result<Vec<ScannedEntry>> {
+    pub async fn batch_get(
+        &self,
+        ctx: &RequestContext,
+        keys: Vec<Vec<u8>>,
+        ts: u64,
+    ) -> Result<Vec<ScannedEntry>> {
         check_count("batch_get", keys.len())?;
         let refs: Vec<&[u8]> = keys.iter().map(|key| key.as_slice()).collect();
         self.engine.check_keys_in_region(ctx, &refs, true)?;
@@ -147,19 +169,27 @@ impl<E: Engine> Storage<E> {
                 let locked = if ctx.read_committed {
                     Ok(())
                 } else {
-                    manager.check_key(&encoded, ts, &ctx.resolved_locks).and_then(|()| {
-                        match reader.load_lock(&encoded)? {
-                            Some(lock) => check_lock_conflict(&encoded, &lock, ts, &ctx.resolved_locks),
+                    manager
+                        .check_key(&encoded, ts, &ctx.resolved_locks)
+                        .and_then(|()| match reader.load_lock(&encoded)? {
+                            Some(lock) => {
+                                check_lock_conflict(&encoded, &lock, ts, &ctx.resolved_locks)
+                            }
                             None => Ok(()),
-                        }
-                    })
+                        })
                 };
                 match locked {
-                    Err(err @ Error::Txn(_)) => entries.push(ScannedEntry { key: raw_key, value: Err(err) }),
+                    Err(err @ Error::Txn(_)) => entries.push(ScannedEntry {
+                        key: raw_key,
+                        value: Err(err),
+                    }),
                     Err(err) => return Err(err),
                     Ok(()) => {
                         if let Some(value) = reader.get_value(&encoded, ts)? {
-                            entries.push(ScannedEntry { key: raw_key, value: Ok(value) });
+                            entries.push(ScannedEntry {
+                                key: raw_key,
+                                value: Ok(value),
+                            });
                         }
                     }
                 }
@@ -170,43 +200,62 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Scans at `options.read_ts`.
-    pub async fn scan(&self, ctx: &RequestContext, mut options: ScanOptions) -> Result<Vec<ScannedEntry>> {
+    pub async fn scan(
+        &self,
+        ctx: &RequestContext,
+        mut options: ScanOptions,
+    ) -> Result<Vec<ScannedEntry>> {
         if options.limit > MAX_SCAN_LIMIT {
-            return Err(Error::InvalidRequest(format!("scan limit {} exceeds {MAX_SCAN_LIMIT}", options.limit)));
+            return Err(Error::InvalidRequest(format!(
+                "scan limit {} exceeds {MAX_SCAN_LIMIT}",
+                options.limit
+            )));
         }
         if !options.upper.is_empty() && options.lower > options.upper {
-            return Err(Error::InvalidRequest("scan range start is after its end".into()));
+            return Err(Error::InvalidRequest(
+                "scan range start is after its end".into(),
+            ));
         }
         options.bypass_locks.extend_from_slice(&ctx.resolved_locks);
-        if ctx.read_committed {
-            options.bypass_locks.clear();
-            options.read_ts = options.read_ts.max(1);
-        } else {
+        options.ignore_locks = ctx.read_committed;
+        if !ctx.read_committed {
             self.manager.update_max_ts(options.read_ts);
             let lower = Key::from_raw(&options.lower);
             let upper = (!options.upper.is_empty()).then(|| Key::from_raw(&options.upper));
-            self.manager.check_range(&lower, upper.as_ref(), options.read_ts, &options.bypass_locks)?;
+            self.manager.check_range(
+                &lower,
+                upper.as_ref(),
+                options.read_ts,
+                &options.bypass_locks,
+            )?;
         }
         let snapshot = self.engine.async_snapshot(ctx).await?;
-        let read_committed = ctx.read_committed;
-        blocking(move || {
-            if read_committed {
-                // Locks never block read-committed readers: scan with every lock bypassed.
-                options.read_ts = u64::MAX - 1;
-            }
-            mvcc::scan(snapshot, &options)
-        })
-        .await
+        blocking(move || mvcc::scan(snapshot, &options)).await
     }
 
     /// Locks with `ts <= max_ts` in `[start, end)`.
-    pub async fn scan_lock(&self, ctx: &RequestContext, max_ts: u64, start: Vec<u8>, end: Vec<u8>, limit: usize) -> Result<Vec<(Vec<u8>, Lock)>> {
+    pub async fn scan_lock(
+        &self,
+        ctx: &RequestContext,
+        max_ts: u64,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Lock)>> {
         let snapshot = self.engine.async_snapshot(ctx).await?;
         blocking(move || {
             let reader = MvccReader::new(snapshot);
             let end_key = (!end.is_empty()).then(|| Key::from_raw(&end));
-            let locks = reader.scan_locks(&Key::from_raw(&start), end_key.as_ref(), max_ts, limit.min(MAX_SCAN_LIMIT))?;
-            locks.into_iter().map(|(key, lock)| Ok((key.to_raw()?, lock))).collect()
+            let locks = reader.scan_locks(
+                &Key::from_raw(&start),
+                end_key.as_ref(),
+                max_ts,
+                limit.min(MAX_SCAN_LIMIT),
+            )?;
+            locks
+                .into_iter()
+                .map(|(key, lock)| Ok((key.to_raw()?, lock)))
+                .collect()
         })
         .await
     }
@@ -214,7 +263,11 @@ impl<E: Engine> Storage<E> {
     // ---- transactional writes ----
 
     /// Prewrites a transaction's mutations.
-    pub async fn prewrite(&self, ctx: &RequestContext, request: PrewriteRequest) -> Result<PrewriteResult> {
+    pub async fn prewrite(
+        &self,
+        ctx: &RequestContext,
+        request: PrewriteRequest,
+    ) -> Result<PrewriteResult> {
         check_count("prewrite", request.mutations.len())?;
         let keys: Vec<Vec<u8>> = request.mutations.iter().map(|m| m.key.clone()).collect();
         let manager = self.manager.clone();
@@ -234,10 +287,20 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Commits `keys` of `start_ts` at `commit_ts`.
-    pub async fn commit(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, start_ts: u64, commit_ts: u64) -> Result<()> {
+    pub async fn commit(
+        &self,
+        ctx: &RequestContext,
+        keys: Vec<Vec<u8>>,
+        start_ts: u64,
+        commit_ts: u64,
+    ) -> Result<()> {
         check_count("commit", keys.len())?;
         if commit_ts <= start_ts {
-            return Err(TxnError::InvalidTxnTso { start_ts, commit_ts }.into());
+            return Err(TxnError::InvalidTxnTso {
+                start_ts,
+                commit_ts,
+            }
+            .into());
         }
         self.manager.update_max_ts(commit_ts);
         let latch_keys = keys.clone();
@@ -251,7 +314,13 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Rolls back the primary `key` if its lock expired (or `current_ts` is 0).
-    pub async fn cleanup(&self, ctx: &RequestContext, key: Vec<u8>, start_ts: u64, current_ts: u64) -> Result<()> {
+    pub async fn cleanup(
+        &self,
+        ctx: &RequestContext,
+        key: Vec<u8>,
+        start_ts: u64,
+        current_ts: u64,
+    ) -> Result<()> {
         check_not_empty(&key)?;
         let latch_keys = [key.clone()];
         self.write_command(ctx, &latch_keys, move |reader, txn| {
@@ -261,7 +330,12 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Rolls back `keys` of `start_ts`.
-    pub async fn batch_rollback(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, start_ts: u64) -> Result<()> {
+    pub async fn batch_rollback(
+        &self,
+        ctx: &RequestContext,
+        keys: Vec<Vec<u8>>,
+        start_ts: u64,
+    ) -> Result<()> {
         check_count("batch_rollback", keys.len())?;
         let latch_keys = keys.clone();
         self.write_command(ctx, &latch_keys, move |reader, txn| {
@@ -274,7 +348,12 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Checks the status of the transaction whose primary is `primary`.
-    pub async fn check_txn_status(&self, ctx: &RequestContext, primary: Vec<u8>, options: CheckTxnStatusOptions) -> Result<TxnStatus> {
+    pub async fn check_txn_status(
+        &self,
+        ctx: &RequestContext,
+        primary: Vec<u8>,
+        options: CheckTxnStatusOptions,
+    ) -> Result<TxnStatus> {
         check_not_empty(&primary)?;
         self.manager.update_max_ts(options.caller_start_ts);
         let latch_keys = [primary.clone()];
@@ -285,15 +364,28 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Checks the secondaries of an async-commit transaction.
-    pub async fn check_secondary_locks(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, start_ts: u64) -> Result<SecondaryLocksStatus> {
+    pub async fn check_secondary_locks(
+        &self,
+        ctx: &RequestContext,
+        keys: Vec<Vec<u8>>,
+        start_ts: u64,
+    ) -> Result<SecondaryLocksStatus> {
         check_count("check_secondary_locks", keys.len())?;
         let latch_keys = keys.clone();
-        self.write_command(ctx, &latch_keys, move |reader, txn| txn::check_secondary_locks(txn, reader, &keys, start_ts))
-            .await
+        self.write_command(ctx, &latch_keys, move |reader, txn| {
+            txn::check_secondary_locks(txn, reader, &keys, start_ts)
+        })
+        .await
     }
 
     /// Extends the TTL of a primary lock.
-    pub async fn txn_heart_beat(&self, ctx: &RequestContext, primary: Vec<u8>, start_ts: u64, advise_ttl: u64) -> Result<u64> {
+    pub async fn txn_heart_beat(
+        &self,
+        ctx: &RequestContext,
+        primary: Vec<u8>,
+        start_ts: u64,
+        advise_ttl: u64,
+    ) -> Result<u64> {
         check_not_empty(&primary)?;
         let latch_keys = [primary.clone()];
         self.write_command(ctx, &latch_keys, move |reader, txn| {
@@ -303,10 +395,17 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Takes pessimistic locks on `keys`; returns per key its value (when asked) and existence.
-    pub async fn pessimistic_lock(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, options: PessimisticLockOptions) -> Result<Vec<(Option<Vec<u8>>, bool)>> {
+    pub async fn pessimistic_lock(
+        &self,
+        ctx: &RequestContext,
+        keys: Vec<Vec<u8>>,
+        options: PessimisticLockOptions,
+    ) -> Result<Vec<(Option<Vec<u8>>, bool)>> {
         check_count("pessimistic_lock", keys.len())?;
         if options.for_update_ts < options.start_ts {
-            return Err(Error::InvalidRequest("for_update_ts is below start_ts".into()));
+            return Err(Error::InvalidRequest(
+                "for_update_ts is below start_ts".into(),
+            ));
         }
         for key in &keys {
             check_not_empty(key)?;
@@ -322,12 +421,24 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Removes the pessimistic locks of `start_ts` on `keys`.
-    pub async fn pessimistic_rollback(&self, ctx: &RequestContext, keys: Vec<Vec<u8>>, start_ts: u64, for_update_ts: u64) -> Result<()> {
+    pub async fn pessimistic_rollback(
+        &self,
+        ctx: &RequestContext,
+        keys: Vec<Vec<u8>>,
+        start_ts: u64,
+        for_update_ts: u64,
+    ) -> Result<()> {
         check_count("pessimistic_rollback", keys.len())?;
         let latch_keys = keys.clone();
         self.write_command(ctx, &latch_keys, move |reader, txn| {
             for key in &keys {
-                txn::pessimistic_rollback(txn, reader, &Key::from_raw(key), start_ts, for_update_ts)?;
+                txn::pessimistic_rollback(
+                    txn,
+                    reader,
+                    &Key::from_raw(key),
+                    start_ts,
+                    for_update_ts,
+                )?;
             }
             Ok(())
         })
@@ -336,11 +447,20 @@ impl<E: Engine> Storage<E> {
 
     /// Resolves the locks of the transactions in `txn_status` (start_ts → commit_ts, 0 meaning
     /// rolled back): on `keys` if given, else on every lock of theirs in the region.
-    pub async fn resolve_lock(&self, ctx: &RequestContext, txn_status: HashMap<u64, u64>, keys: Vec<Vec<u8>>) -> Result<()> {
+    pub async fn resolve_lock(
+        &self,
+        ctx: &RequestContext,
+        txn_status: HashMap<u64, u64>,
+        keys: Vec<Vec<u8>>,
+    ) -> Result<()> {
         check_count("resolve_lock", keys.len())?;
         for (&start_ts, &commit_ts) in &txn_status {
             if commit_ts != 0 && commit_ts <= start_ts {
-                return Err(TxnError::InvalidTxnTso { start_ts, commit_ts }.into());
+                return Err(TxnError::InvalidTxnTso {
+                    start_ts,
+                    commit_ts,
+                }
+                .into());
             }
         }
         if !keys.is_empty() {
@@ -350,7 +470,13 @@ impl<E: Engine> Storage<E> {
                 .write_command(ctx, &latch_keys, move |reader, txn| {
                     for (&start_ts, &commit_ts) in &status {
                         for key in &keys {
-                            txn::resolve_lock_key(txn, reader, &Key::from_raw(key), start_ts, commit_ts)?;
+                            txn::resolve_lock_key(
+                                txn,
+                                reader,
+                                &Key::from_raw(key),
+                                start_ts,
+                                commit_ts,
+                            )?;
                         }
                     }
                     Ok(())
@@ -382,7 +508,10 @@ impl<E: Engine> Storage<E> {
             if batch.is_empty() {
                 return Ok(());
             }
-            let raw_keys = batch.iter().map(|key| key.to_raw()).collect::<Result<Vec<_>>>()?;
+            let raw_keys = batch
+                .iter()
+                .map(|key| key.to_raw())
+                .collect::<Result<Vec<_>>>()?;
             if let Some(last) = batch.last() {
                 start = last.as_encoded().to_vec();
                 start.push(0);
@@ -408,11 +537,22 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Deletes every version, lock and value of the user keys in `[start, end)`.
-    pub async fn delete_range(&self, ctx: &RequestContext, start: Vec<u8>, end: Vec<u8>) -> Result<()> {
+    pub async fn delete_range(
+        &self,
+        ctx: &RequestContext,
+        start: Vec<u8>,
+        end: Vec<u8>,
+    ) -> Result<()> {
         let lower = Key::from_raw(&start).as_encoded().to_vec();
-        let upper = if end.is_empty() { Vec::new() } else { Key::from_raw(&end).as_encoded().to_vec() };
+        let upper = if end.is_empty() {
+            Vec::new()
+        } else {
+            Key::from_raw(&end).as_encoded().to_vec()
+        };
         if !upper.is_empty() && lower > upper {
-            return Err(Error::InvalidRequest("delete range start is after its end".into()));
+            return Err(Error::InvalidRequest(
+                "delete range start is after its end".into(),
+            ));
         }
         let modifies = [CF_DEFAULT, CF_LOCK, CF_WRITE]
             .into_iter()
@@ -442,7 +582,12 @@ impl<E: Engine> Storage<E> {
     // ---- raw KV ----
 
     /// Raw point read.
-    pub async fn raw_get(&self, ctx: &RequestContext, cf: &str, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
+    pub async fn raw_get(
+        &self,
+        ctx: &RequestContext,
+        cf: &str,
+        key: Vec<u8>,
+    ) -> Result<Option<Vec<u8>>> {
         let cf = raw::raw_cf(cf)?;
         self.engine.check_keys_in_region(ctx, &[&key], false)?;
         let snapshot = self.engine.async_snapshot(ctx).await?;
@@ -450,7 +595,12 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Raw batch read; missing keys are left out.
-    pub async fn raw_batch_get(&self, ctx: &RequestContext, cf: &str, keys: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub async fn raw_batch_get(
+        &self,
+        ctx: &RequestContext,
+        cf: &str,
+        keys: Vec<Vec<u8>>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         check_count("raw_batch_get", keys.len())?;
         let cf = raw::raw_cf(cf)?;
         let snapshot = self.engine.async_snapshot(ctx).await?;
@@ -472,7 +622,9 @@ impl<E: Engine> Storage<E> {
         let keys: Vec<Vec<u8>> = modifies
             .iter()
             .map(|modify| match modify {
-                Modify::Put(_, key, _) | Modify::Delete(_, key) | Modify::DeleteRange(_, key, _) => key.clone(),
+                Modify::Put(_, key, _)
+                | Modify::Delete(_, key)
+                | Modify::DeleteRange(_, key, _) => key.clone(),
             })
             .collect();
         let _latch = self.latches.acquire(&keys).await;
@@ -481,9 +633,20 @@ impl<E: Engine> Storage<E> {
 
     /// Raw range scan (see `raw::raw_scan` for the bounds of reverse scans).
     #[allow(clippy::too_many_arguments)]
-    pub async fn raw_scan(&self, ctx: &RequestContext, cf: &str, start: Vec<u8>, end: Vec<u8>, limit: usize, key_only: bool, reverse: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub async fn raw_scan(
+        &self,
+        ctx: &RequestContext,
+        cf: &str,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        limit: usize,
+        key_only: bool,
+        reverse: bool,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         if limit > MAX_SCAN_LIMIT {
-            return Err(Error::InvalidRequest(format!("scan limit {limit} exceeds {MAX_SCAN_LIMIT}")));
+            return Err(Error::InvalidRequest(format!(
+                "scan limit {limit} exceeds {MAX_SCAN_LIMIT}"
+            )));
         }
         let cf = raw::raw_cf(cf)?;
         let snapshot = self.engine.async_snapshot(ctx).await?;
@@ -491,18 +654,36 @@ impl<E: Engine> Storage<E> {
     }
 
     /// Raw delete of `[start, end)`.
-    pub async fn raw_delete_range(&self, ctx: &RequestContext, cf: &str, start: Vec<u8>, end: Vec<u8>) -> Result<()> {
+    pub async fn raw_delete_range(
+        &self,
+        ctx: &RequestContext,
+        cf: &str,
+        start: Vec<u8>,
+        end: Vec<u8>,
+    ) -> Result<()> {
         let cf = raw::raw_cf(cf)?;
         if !end.is_empty() && start > end {
-            return Err(Error::InvalidRequest("delete range start is after its end".into()));
+            return Err(Error::InvalidRequest(
+                "delete range start is after its end".into(),
+            ));
         }
-        self.engine.async_write(ctx, vec![Modify::DeleteRange(cf, start, end)]).await
+        self.engine
+            .async_write(ctx, vec![Modify::DeleteRange(cf, start, end)])
+            .await
     }
 
     /// Raw compare-and-swap: writes `value` (or deletes, if `delete`) when the current value is
     /// `expected` (`None`: the key must not exist). Returns whether it swapped and the previous
     /// value.
-    pub async fn raw_compare_and_swap(&self, ctx: &RequestContext, cf: &str, key: Vec<u8>, expected: Option<Vec<u8>>, value: Vec<u8>, delete: bool) -> Result<(bool, Option<Vec<u8>>)> {
+    pub async fn raw_compare_and_swap(
+        &self,
+        ctx: &RequestContext,
+        cf: &str,
+        key: Vec<u8>,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+        delete: bool,
+    ) -> Result<(bool, Option<Vec<u8>>)> {
         let cf = raw::raw_cf(cf)?;
         let _latch = self.latches.acquire(std::slice::from_ref(&key)).await;
         let snapshot = self.engine.async_snapshot(ctx).await?;
@@ -510,7 +691,11 @@ impl<E: Engine> Storage<E> {
         if previous != expected {
             return Ok((false, previous));
         }
-        let modify = if delete { Modify::Delete(cf, key) } else { Modify::Put(cf, key, value) };
+        let modify = if delete {
+            Modify::Delete(cf, key)
+        } else {
+            Modify::Put(cf, key, value)
+        };
         self.engine.async_write(ctx, vec![modify]).await?;
         Ok((true, previous))
     }

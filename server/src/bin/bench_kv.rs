@@ -48,7 +48,9 @@ fn key(i: u64) -> Vec<u8> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flags = Flags::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let dir = tempfile::tempdir()?;
     let value = vec![b'x'; flags.value_size];
 
@@ -73,7 +75,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for thread in threads {
         let _ = thread.join();
     }
-    rows.push(Row { name: "rocksdb put", ops: flags.ops, elapsed: start.elapsed() });
+    rows.push(Row {
+        name: "rocksdb put",
+        ops: flags.ops,
+        elapsed: start.elapsed(),
+    });
     let start = Instant::now();
     let threads: Vec<_> = (0..flags.concurrency)
         .map(|worker| {
@@ -92,7 +98,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for thread in threads {
         let _ = thread.join();
     }
-    rows.push(Row { name: "rocksdb get", ops: flags.ops, elapsed: start.elapsed() });
+    rows.push(Row {
+        name: "rocksdb get",
+        ops: flags.ops,
+        elapsed: start.elapsed(),
+    });
 
     // Basalt through gRPC.
     let config = Config {
@@ -116,15 +126,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ));
     let addrs = ready_receiver.recv_timeout(Duration::from_secs(60))?;
     runtime.block_on(async {
-        let channel = Channel::from_shared(format!("http://{}", addrs.kv))?.connect().await?;
+        let channel = Channel::from_shared(format!("http://{}", addrs.kv))?
+            .connect()
+            .await?;
         let mut pd = pdpb::pd_client::PdClient::connect(format!("http://{}", addrs.pd)).await?;
-        let cluster_id = pd.get_members(pdpb::GetMembersRequest::default()).await?.into_inner().header.map(|h| h.cluster_id).unwrap_or(0);
-        let header = Some(pdpb::RequestHeader { cluster_id, ..Default::default() });
-        let region = pd.get_region(pdpb::GetRegionRequest { header: header.clone(), region_key: Vec::new(), ..Default::default() }).await?.into_inner();
+        let cluster_id = pd
+            .get_members(pdpb::GetMembersRequest::default())
+            .await?
+            .into_inner()
+            .header
+            .map(|h| h.cluster_id)
+            .unwrap_or(0);
+        let header = Some(pdpb::RequestHeader {
+            cluster_id,
+            ..Default::default()
+        });
+        let region = pd
+            .get_region(pdpb::GetRegionRequest {
+                header: header.clone(),
+                region_key: Vec::new(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
         let meta = region.region.ok_or("no region")?;
-        let context = kvrpcpb::Context { region_id: meta.id, region_epoch: meta.region_epoch, peer: region.leader, ..Default::default() };
+        let context = kvrpcpb::Context {
+            region_id: meta.id,
+            region_epoch: meta.region_epoch,
+            peer: region.leader,
+            ..Default::default()
+        };
         let next_ts = Arc::new(AtomicU64::new(
-            (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64) << 18,
+            (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis() as u64)
+                << 18,
         ));
 
         for phase in ["raw put", "raw get", "txn commit"] {
@@ -141,11 +177,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     while i < ops {
                         match phase {
                             "raw put" => {
-                                let request = kvrpcpb::RawPutRequest { context: Some(context.clone()), key: key(i), value: value.clone(), ..Default::default() };
+                                let request = kvrpcpb::RawPutRequest {
+                                    context: Some(context.clone()),
+                                    key: key(i),
+                                    value: value.clone(),
+                                    ..Default::default()
+                                };
                                 let _ = client.raw_put(request).await;
                             }
                             "raw get" => {
-                                let request = kvrpcpb::RawGetRequest { context: Some(context.clone()), key: key(i), ..Default::default() };
+                                let request = kvrpcpb::RawGetRequest {
+                                    context: Some(context.clone()),
+                                    key: key(i),
+                                    ..Default::default()
+                                };
                                 let _ = client.raw_get(request).await;
                             }
                             _ => {
@@ -155,14 +200,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                                 let txn_key = format!("txn{i:012}").into_bytes();
                                 let prewrite = kvrpcpb::PrewriteRequest {
                                     context: Some(context.clone()),
-                                    mutations: vec![kvrpcpb::Mutation { op: kvrpcpb::Op::Put as i32, key: txn_key.clone(), value: value.clone(), ..Default::default() }],
+                                    mutations: vec![kvrpcpb::Mutation {
+                                        op: kvrpcpb::Op::Put as i32,
+                                        key: txn_key.clone(),
+                                        value: value.clone(),
+                                        ..Default::default()
+                                    }],
                                     primary_lock: txn_key.clone(),
                                     start_version: start_ts,
                                     lock_ttl: 3000,
                                     ..Default::default()
                                 };
                                 let _ = client.kv_prewrite(prewrite).await;
-                                let commit = kvrpcpb::CommitRequest { context: Some(context.clone()), start_version: start_ts, keys: vec![txn_key], commit_version: start_ts + 1 };
+                                let commit = kvrpcpb::CommitRequest {
+                                    context: Some(context.clone()),
+                                    start_version: start_ts,
+                                    keys: vec![txn_key],
+                                    commit_version: start_ts + 1,
+                                };
                                 let _ = client.kv_commit(commit).await;
                             }
                         }
@@ -178,7 +233,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "raw get" => "basalt raw get (gRPC)",
                 _ => "basalt txn commit (gRPC, 2PC)",
             };
-            rows.push(Row { name, ops: flags.ops, elapsed: start.elapsed() });
+            rows.push(Row {
+                name,
+                ops: flags.ops,
+                elapsed: start.elapsed(),
+            });
         }
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
@@ -191,9 +250,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "ops={} concurrency={} value={}B sync_log={}",
         flags.ops, flags.concurrency, flags.value_size, flags.sync_log
     );
-    println!("{:<32} {:>12} {:>12} {:>16}", "measurement", "ops/s", "us/op", "vs rocksdb");
+    println!(
+        "{:<32} {:>12} {:>12} {:>16}",
+        "measurement", "ops/s", "us/op", "vs rocksdb"
+    );
     for row in &rows {
-        let baseline = if row.name.contains("get") { rocks_get } else { rocks_put };
+        let baseline = if row.name.contains("get") {
+            rocks_get
+        } else {
+            rocks_put
+        };
         println!(
             "{:<32} {:>12.0} {:>12.1} {:>15.3}x",
             row.name,

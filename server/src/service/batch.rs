@@ -15,10 +15,14 @@ use tonic::{Status, Streaming};
 
 use super::KvHandlers;
 
-type ResponseStream = Pin<Box<dyn Stream<Item = Result<tikvpb::BatchCommandsResponse, Status>> + Send + 'static>>;
+type ResponseStream =
+    Pin<Box<dyn Stream<Item = Result<tikvpb::BatchCommandsResponse, Status>> + Send + 'static>>;
 
 /// Answers the requests of `incoming` until the client closes it.
-pub fn serve<E: Engine>(handlers: KvHandlers<E>, mut incoming: Streaming<tikvpb::BatchCommandsRequest>) -> ResponseStream {
+pub fn serve<E: Engine>(
+    handlers: KvHandlers<E>,
+    mut incoming: Streaming<tikvpb::BatchCommandsRequest>,
+) -> ResponseStream {
     let (sender, receiver) = mpsc::channel::<Result<tikvpb::BatchCommandsResponse, Status>>(1024);
     tokio::spawn(async move {
         while let Some(message) = incoming.next().await {
@@ -56,7 +60,10 @@ pub fn serve<E: Engine>(handlers: KvHandlers<E>, mut incoming: Streaming<tikvpb:
     Box::pin(ReceiverStream::new(receiver))
 }
 
-async fn dispatch<E: Engine>(handlers: &KvHandlers<E>, cmd: Option<RequestCmd>) -> Option<ResponseCmd> {
+async fn dispatch<E: Engine>(
+    handlers: &KvHandlers<E>,
+    cmd: Option<RequestCmd>,
+) -> Option<ResponseCmd> {
     let cmd = cmd?;
     Some(match cmd {
         RequestCmd::Get(r) => ResponseCmd::Get(handlers.kv_get(r).await),
@@ -65,7 +72,9 @@ async fn dispatch<E: Engine>(handlers: &KvHandlers<E>, cmd: Option<RequestCmd>) 
         RequestCmd::Commit(r) => ResponseCmd::Commit(handlers.kv_commit(r).await),
         RequestCmd::Cleanup(r) => ResponseCmd::Cleanup(handlers.kv_cleanup(r).await),
         RequestCmd::BatchGet(r) => ResponseCmd::BatchGet(handlers.kv_batch_get(r).await),
-        RequestCmd::BatchRollback(r) => ResponseCmd::BatchRollback(handlers.kv_batch_rollback(r).await),
+        RequestCmd::BatchRollback(r) => {
+            ResponseCmd::BatchRollback(handlers.kv_batch_rollback(r).await)
+        }
         RequestCmd::ScanLock(r) => ResponseCmd::ScanLock(handlers.kv_scan_lock(r).await),
         RequestCmd::ResolveLock(r) => ResponseCmd::ResolveLock(handlers.kv_resolve_lock(r).await),
         RequestCmd::Gc(r) => ResponseCmd::Gc(handlers.kv_gc(r).await),
@@ -75,19 +84,35 @@ async fn dispatch<E: Engine>(handlers: &KvHandlers<E>, cmd: Option<RequestCmd>) 
         RequestCmd::RawPut(r) => ResponseCmd::RawPut(handlers.raw_put(r).await),
         RequestCmd::RawBatchPut(r) => ResponseCmd::RawBatchPut(handlers.raw_batch_put(r).await),
         RequestCmd::RawDelete(r) => ResponseCmd::RawDelete(handlers.raw_delete(r).await),
-        RequestCmd::RawBatchDelete(r) => ResponseCmd::RawBatchDelete(handlers.raw_batch_delete(r).await),
+        RequestCmd::RawBatchDelete(r) => {
+            ResponseCmd::RawBatchDelete(handlers.raw_batch_delete(r).await)
+        }
         RequestCmd::RawScan(r) => ResponseCmd::RawScan(handlers.raw_scan(r).await),
-        RequestCmd::RawDeleteRange(r) => ResponseCmd::RawDeleteRange(handlers.raw_delete_range(r).await),
+        RequestCmd::RawDeleteRange(r) => {
+            ResponseCmd::RawDeleteRange(handlers.raw_delete_range(r).await)
+        }
         RequestCmd::RawBatchScan(r) => ResponseCmd::RawBatchScan(handlers.raw_batch_scan(r).await),
-        RequestCmd::Coprocessor(r) => ResponseCmd::Coprocessor(super::coprocessor_unimplemented(&r)),
-        RequestCmd::PessimisticLock(r) => ResponseCmd::PessimisticLock(handlers.kv_pessimistic_lock(r).await),
-        RequestCmd::PessimisticRollback(r) => ResponseCmd::PessimisticRollback(handlers.kv_pessimistic_rollback(r).await),
-        RequestCmd::CheckTxnStatus(r) => ResponseCmd::CheckTxnStatus(handlers.kv_check_txn_status(r).await),
-        RequestCmd::TxnHeartBeat(r) => ResponseCmd::TxnHeartBeat(handlers.kv_txn_heart_beat(r).await),
-        RequestCmd::CheckSecondaryLocks(r) => ResponseCmd::CheckSecondaryLocks(handlers.kv_check_secondary_locks(r).await),
-        RequestCmd::Empty(r) => ResponseCmd::Empty(tikvpb::BatchCommandsEmptyResponse {
-            test_id: r.test_id,
-        }),
+        RequestCmd::Coprocessor(r) => {
+            ResponseCmd::Coprocessor(super::coprocessor_unimplemented(&r))
+        }
+        RequestCmd::PessimisticLock(r) => {
+            ResponseCmd::PessimisticLock(handlers.kv_pessimistic_lock(r).await)
+        }
+        RequestCmd::PessimisticRollback(r) => {
+            ResponseCmd::PessimisticRollback(handlers.kv_pessimistic_rollback(r).await)
+        }
+        RequestCmd::CheckTxnStatus(r) => {
+            ResponseCmd::CheckTxnStatus(handlers.kv_check_txn_status(r).await)
+        }
+        RequestCmd::TxnHeartBeat(r) => {
+            ResponseCmd::TxnHeartBeat(handlers.kv_txn_heart_beat(r).await)
+        }
+        RequestCmd::CheckSecondaryLocks(r) => {
+            ResponseCmd::CheckSecondaryLocks(handlers.kv_check_secondary_locks(r).await)
+        }
+        RequestCmd::Empty(r) => {
+            ResponseCmd::Empty(tikvpb::BatchCommandsEmptyResponse { test_id: r.test_id })
+        }
         #[allow(unreachable_patterns)]
         _ => return None,
     })

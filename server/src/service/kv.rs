@@ -79,7 +79,12 @@ fn mutation(m: &kvrpcpb::Mutation) -> Result<Mutation, Error> {
         Ok(kvrpcpb::Op::Lock) => MutationOp::Lock,
         Ok(kvrpcpb::Op::Insert) => MutationOp::Insert,
         Ok(kvrpcpb::Op::CheckNotExists) => MutationOp::CheckNotExists,
-        _ => return Err(Error::InvalidRequest(format!("mutation op {} is not valid in prewrite", m.op))),
+        _ => {
+            return Err(Error::InvalidRequest(format!(
+                "mutation op {} is not valid in prewrite",
+                m.op
+            )))
+        }
     };
     Ok(Mutation {
         op,
@@ -99,7 +104,10 @@ fn pessimistic_action(value: i32) -> PessimisticAction {
 fn check_limit(limit: u32) -> Result<usize, Error> {
     let limit = limit as usize;
     if limit > basalt_storage::MAX_SCAN_LIMIT {
-        return Err(Error::InvalidRequest(format!("limit {limit} exceeds {}", basalt_storage::MAX_SCAN_LIMIT)));
+        return Err(Error::InvalidRequest(format!(
+            "limit {limit} exceeds {}",
+            basalt_storage::MAX_SCAN_LIMIT
+        )));
     }
     Ok(limit)
 }
@@ -155,6 +163,7 @@ impl<E: Engine> KvHandlers<E> {
                     key_only: request.key_only,
                     reverse: request.reverse,
                     bypass_locks: Vec::new(),
+                    ignore_locks: false,
                 };
                 self.storage.scan(&ctx, options).await
             }
@@ -172,11 +181,18 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `KvBatchGet`.
-    pub async fn kv_batch_get(&self, request: kvrpcpb::BatchGetRequest) -> kvrpcpb::BatchGetResponse {
+    pub async fn kv_batch_get(
+        &self,
+        request: kvrpcpb::BatchGetRequest,
+    ) -> kvrpcpb::BatchGetResponse {
         let timer = RequestTimer::start("kv_batch_get");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::BatchGetResponse::default();
-        let label = match self.storage.batch_get(&ctx, request.keys, request.version).await {
+        let label = match self
+            .storage
+            .batch_get(&ctx, request.keys, request.version)
+            .await
+        {
             Ok(entries) => {
                 response.pairs = kv_pairs(entries);
                 "ok"
@@ -188,16 +204,24 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `KvPrewrite`.
-    pub async fn kv_prewrite(&self, request: kvrpcpb::PrewriteRequest) -> kvrpcpb::PrewriteResponse {
+    pub async fn kv_prewrite(
+        &self,
+        request: kvrpcpb::PrewriteRequest,
+    ) -> kvrpcpb::PrewriteResponse {
         let timer = RequestTimer::start("kv_prewrite");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::PrewriteResponse::default();
-        let mutations: Result<Vec<Mutation>, Error> = request.mutations.iter().map(mutation).collect();
+        let mutations: Result<Vec<Mutation>, Error> =
+            request.mutations.iter().map(mutation).collect();
         let result = match mutations {
             Ok(mutations) => {
                 let prewrite = PrewriteRequest {
                     mutations,
-                    pessimistic_actions: request.pessimistic_actions.iter().map(|&a| pessimistic_action(a)).collect(),
+                    pessimistic_actions: request
+                        .pessimistic_actions
+                        .iter()
+                        .map(|&a| pessimistic_action(a))
+                        .collect(),
                     primary: request.primary_lock,
                     start_ts: request.start_version,
                     lock_ttl: request.lock_ttl,
@@ -244,7 +268,12 @@ impl<E: Engine> KvHandlers<E> {
         let mut response = kvrpcpb::CommitResponse::default();
         let label = match self
             .storage
-            .commit(&ctx, request.keys, request.start_version, request.commit_version)
+            .commit(
+                &ctx,
+                request.keys,
+                request.start_version,
+                request.commit_version,
+            )
             .await
         {
             Ok(()) => {
@@ -279,11 +308,18 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `KvBatchRollback`.
-    pub async fn kv_batch_rollback(&self, request: kvrpcpb::BatchRollbackRequest) -> kvrpcpb::BatchRollbackResponse {
+    pub async fn kv_batch_rollback(
+        &self,
+        request: kvrpcpb::BatchRollbackRequest,
+    ) -> kvrpcpb::BatchRollbackResponse {
         let timer = RequestTimer::start("kv_batch_rollback");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::BatchRollbackResponse::default();
-        let label = match self.storage.batch_rollback(&ctx, request.keys, request.start_version).await {
+        let label = match self
+            .storage
+            .batch_rollback(&ctx, request.keys, request.start_version)
+            .await
+        {
             Ok(()) => "ok",
             Err(err) => set_txn_error!(response, err),
         };
@@ -292,7 +328,10 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `KvCheckTxnStatus`.
-    pub async fn kv_check_txn_status(&self, request: kvrpcpb::CheckTxnStatusRequest) -> kvrpcpb::CheckTxnStatusResponse {
+    pub async fn kv_check_txn_status(
+        &self,
+        request: kvrpcpb::CheckTxnStatusRequest,
+    ) -> kvrpcpb::CheckTxnStatusResponse {
         let timer = RequestTimer::start("kv_check_txn_status");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::CheckTxnStatusResponse::default();
@@ -306,7 +345,11 @@ impl<E: Engine> KvHandlers<E> {
             verify_is_primary: request.verify_is_primary,
         };
         let primary = request.primary_key;
-        let label = match self.storage.check_txn_status(&ctx, primary.clone(), options).await {
+        let label = match self
+            .storage
+            .check_txn_status(&ctx, primary.clone(), options)
+            .await
+        {
             Ok(status) => {
                 response.action = status.action();
                 match status {
@@ -326,13 +369,23 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `KvCheckSecondaryLocks`.
-    pub async fn kv_check_secondary_locks(&self, request: kvrpcpb::CheckSecondaryLocksRequest) -> kvrpcpb::CheckSecondaryLocksResponse {
+    pub async fn kv_check_secondary_locks(
+        &self,
+        request: kvrpcpb::CheckSecondaryLocksRequest,
+    ) -> kvrpcpb::CheckSecondaryLocksResponse {
         let timer = RequestTimer::start("kv_check_secondary_locks");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::CheckSecondaryLocksResponse::default();
-        let label = match self.storage.check_secondary_locks(&ctx, request.keys, request.start_version).await {
+        let label = match self
+            .storage
+            .check_secondary_locks(&ctx, request.keys, request.start_version)
+            .await
+        {
             Ok(SecondaryLocksStatus::Locked(locks)) => {
-                response.locks = locks.into_iter().map(|(key, lock)| lock_info(key, &lock)).collect();
+                response.locks = locks
+                    .into_iter()
+                    .map(|(key, lock)| lock_info(key, &lock))
+                    .collect();
                 "ok"
             }
             Ok(SecondaryLocksStatus::Committed(commit_ts)) => {
@@ -347,13 +400,21 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `KvTxnHeartBeat`.
-    pub async fn kv_txn_heart_beat(&self, request: kvrpcpb::TxnHeartBeatRequest) -> kvrpcpb::TxnHeartBeatResponse {
+    pub async fn kv_txn_heart_beat(
+        &self,
+        request: kvrpcpb::TxnHeartBeatRequest,
+    ) -> kvrpcpb::TxnHeartBeatResponse {
         let timer = RequestTimer::start("kv_txn_heart_beat");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::TxnHeartBeatResponse::default();
         let label = match self
             .storage
-            .txn_heart_beat(&ctx, request.primary_lock, request.start_version, request.advise_lock_ttl)
+            .txn_heart_beat(
+                &ctx,
+                request.primary_lock,
+                request.start_version,
+                request.advise_lock_ttl,
+            )
             .await
         {
             Ok(ttl) => {
@@ -367,7 +428,10 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `KvPessimisticLock`.
-    pub async fn kv_pessimistic_lock(&self, request: kvrpcpb::PessimisticLockRequest) -> kvrpcpb::PessimisticLockResponse {
+    pub async fn kv_pessimistic_lock(
+        &self,
+        request: kvrpcpb::PessimisticLockRequest,
+    ) -> kvrpcpb::PessimisticLockResponse {
         let timer = RequestTimer::start("kv_pessimistic_lock");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::PessimisticLockResponse::default();
@@ -418,13 +482,21 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `KVPessimisticRollback`.
-    pub async fn kv_pessimistic_rollback(&self, request: kvrpcpb::PessimisticRollbackRequest) -> kvrpcpb::PessimisticRollbackResponse {
+    pub async fn kv_pessimistic_rollback(
+        &self,
+        request: kvrpcpb::PessimisticRollbackRequest,
+    ) -> kvrpcpb::PessimisticRollbackResponse {
         let timer = RequestTimer::start("kv_pessimistic_rollback");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::PessimisticRollbackResponse::default();
         let label = match self
             .storage
-            .pessimistic_rollback(&ctx, request.keys, request.start_version, request.for_update_ts)
+            .pessimistic_rollback(
+                &ctx,
+                request.keys,
+                request.start_version,
+                request.for_update_ts,
+            )
             .await
         {
             Ok(()) => "ok",
@@ -444,21 +516,33 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `KvScanLock`.
-    pub async fn kv_scan_lock(&self, request: kvrpcpb::ScanLockRequest) -> kvrpcpb::ScanLockResponse {
+    pub async fn kv_scan_lock(
+        &self,
+        request: kvrpcpb::ScanLockRequest,
+    ) -> kvrpcpb::ScanLockResponse {
         let timer = RequestTimer::start("kv_scan_lock");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::ScanLockResponse::default();
         let result = match check_limit(request.limit) {
             Ok(limit) => {
                 self.storage
-                    .scan_lock(&ctx, request.max_version, request.start_key, request.end_key, limit)
+                    .scan_lock(
+                        &ctx,
+                        request.max_version,
+                        request.start_key,
+                        request.end_key,
+                        limit,
+                    )
                     .await
             }
             Err(err) => Err(err),
         };
         let label = match result {
             Ok(locks) => {
-                response.locks = locks.into_iter().map(|(key, lock)| lock_info(key, &lock)).collect();
+                response.locks = locks
+                    .into_iter()
+                    .map(|(key, lock)| lock_info(key, &lock))
+                    .collect();
                 "ok"
             }
             Err(err) => set_txn_error!(response, err),
@@ -468,7 +552,10 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `KvResolveLock`.
-    pub async fn kv_resolve_lock(&self, request: kvrpcpb::ResolveLockRequest) -> kvrpcpb::ResolveLockResponse {
+    pub async fn kv_resolve_lock(
+        &self,
+        request: kvrpcpb::ResolveLockRequest,
+    ) -> kvrpcpb::ResolveLockResponse {
         let timer = RequestTimer::start("kv_resolve_lock");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::ResolveLockResponse::default();
@@ -502,14 +589,21 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `KvDeleteRange`.
-    pub async fn kv_delete_range(&self, request: kvrpcpb::DeleteRangeRequest) -> kvrpcpb::DeleteRangeResponse {
+    pub async fn kv_delete_range(
+        &self,
+        request: kvrpcpb::DeleteRangeRequest,
+    ) -> kvrpcpb::DeleteRangeResponse {
         let timer = RequestTimer::start("kv_delete_range");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::DeleteRangeResponse::default();
         let label = if request.notify_only {
             "ok"
         } else {
-            match self.storage.delete_range(&ctx, request.start_key, request.end_key).await {
+            match self
+                .storage
+                .delete_range(&ctx, request.start_key, request.end_key)
+                .await
+            {
                 Ok(()) => "ok",
                 Err(err) => set_raw_error!(response, err),
             }
@@ -539,15 +633,26 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `RawBatchGet`.
-    pub async fn raw_batch_get(&self, request: kvrpcpb::RawBatchGetRequest) -> kvrpcpb::RawBatchGetResponse {
+    pub async fn raw_batch_get(
+        &self,
+        request: kvrpcpb::RawBatchGetRequest,
+    ) -> kvrpcpb::RawBatchGetResponse {
         let timer = RequestTimer::start("raw_batch_get");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::RawBatchGetResponse::default();
-        let label = match self.storage.raw_batch_get(&ctx, &request.cf, request.keys).await {
+        let label = match self
+            .storage
+            .raw_batch_get(&ctx, &request.cf, request.keys)
+            .await
+        {
             Ok(pairs) => {
                 response.pairs = pairs
                     .into_iter()
-                    .map(|(key, value)| kvrpcpb::KvPair { key, value, ..Default::default() })
+                    .map(|(key, value)| kvrpcpb::KvPair {
+                        key,
+                        value,
+                        ..Default::default()
+                    })
                     .collect();
                 "ok"
             }
@@ -563,11 +668,19 @@ impl<E: Engine> KvHandlers<E> {
         response
     }
 
-    async fn raw_write(&self, method: &'static str, ctx: Option<&kvrpcpb::Context>, ttl: u64, modifies: Result<Vec<Modify>, Error>) -> (Option<basalt_proto::errorpb::Error>, String) {
+    async fn raw_write(
+        &self,
+        method: &'static str,
+        ctx: Option<&kvrpcpb::Context>,
+        ttl: u64,
+        modifies: Result<Vec<Modify>, Error>,
+    ) -> (Option<basalt_proto::errorpb::Error>, String) {
         let timer = RequestTimer::start(method);
         let ctx = request_context(ctx);
         let result = if ttl != 0 {
-            Err(Error::Unsupported("TTL is not enabled: this store runs API v1 without TTL".into()))
+            Err(Error::Unsupported(
+                "TTL is not enabled: this store runs API v1 without TTL".into(),
+            ))
         } else {
             match modifies {
                 Ok(modifies) => self.storage.raw_write(&ctx, modifies).await,
@@ -593,12 +706,22 @@ impl<E: Engine> KvHandlers<E> {
             }
             Ok(vec![Modify::Put(cf, request.key, request.value)])
         });
-        let (region_error, error) = self.raw_write("raw_put", request.context.as_ref(), request.ttl, modifies).await;
-        kvrpcpb::RawPutResponse { region_error, error }
+        let (region_error, error) = self
+            .raw_write("raw_put", request.context.as_ref(), request.ttl, modifies)
+            .await;
+        kvrpcpb::RawPutResponse {
+            region_error,
+            error,
+        }
     }
 
     /// `RawBatchPut`.
-    pub async fn raw_batch_put(&self, request: kvrpcpb::RawBatchPutRequest) -> kvrpcpb::RawBatchPutResponse {
+    pub async fn raw_batch_put(
+        &self,
+        request: kvrpcpb::RawBatchPutRequest,
+    ) -> kvrpcpb::RawBatchPutResponse {
+        // Old clients send one `ttl` for the batch, newer ones `ttls` per pair.
+        #[allow(deprecated)]
         let ttl = request.ttls.iter().copied().max().unwrap_or(request.ttl);
         let modifies = raw_cf(&request.cf).and_then(|cf| {
             request
@@ -612,22 +735,49 @@ impl<E: Engine> KvHandlers<E> {
                 })
                 .collect()
         });
-        let (region_error, error) = self.raw_write("raw_batch_put", request.context.as_ref(), ttl, modifies).await;
-        kvrpcpb::RawBatchPutResponse { region_error, error }
+        let (region_error, error) = self
+            .raw_write("raw_batch_put", request.context.as_ref(), ttl, modifies)
+            .await;
+        kvrpcpb::RawBatchPutResponse {
+            region_error,
+            error,
+        }
     }
 
     /// `RawDelete`.
-    pub async fn raw_delete(&self, request: kvrpcpb::RawDeleteRequest) -> kvrpcpb::RawDeleteResponse {
+    pub async fn raw_delete(
+        &self,
+        request: kvrpcpb::RawDeleteRequest,
+    ) -> kvrpcpb::RawDeleteResponse {
         let modifies = raw_cf(&request.cf).map(|cf| vec![Modify::Delete(cf, request.key)]);
-        let (region_error, error) = self.raw_write("raw_delete", request.context.as_ref(), 0, modifies).await;
-        kvrpcpb::RawDeleteResponse { region_error, error }
+        let (region_error, error) = self
+            .raw_write("raw_delete", request.context.as_ref(), 0, modifies)
+            .await;
+        kvrpcpb::RawDeleteResponse {
+            region_error,
+            error,
+        }
     }
 
     /// `RawBatchDelete`.
-    pub async fn raw_batch_delete(&self, request: kvrpcpb::RawBatchDeleteRequest) -> kvrpcpb::RawBatchDeleteResponse {
-        let modifies = raw_cf(&request.cf).map(|cf| request.keys.into_iter().map(|key| Modify::Delete(cf, key)).collect());
-        let (region_error, error) = self.raw_write("raw_batch_delete", request.context.as_ref(), 0, modifies).await;
-        kvrpcpb::RawBatchDeleteResponse { region_error, error }
+    pub async fn raw_batch_delete(
+        &self,
+        request: kvrpcpb::RawBatchDeleteRequest,
+    ) -> kvrpcpb::RawBatchDeleteResponse {
+        let modifies = raw_cf(&request.cf).map(|cf| {
+            request
+                .keys
+                .into_iter()
+                .map(|key| Modify::Delete(cf, key))
+                .collect()
+        });
+        let (region_error, error) = self
+            .raw_write("raw_batch_delete", request.context.as_ref(), 0, modifies)
+            .await;
+        kvrpcpb::RawBatchDeleteResponse {
+            region_error,
+            error,
+        }
     }
 
     /// `RawScan`.
@@ -638,7 +788,15 @@ impl<E: Engine> KvHandlers<E> {
         let result = match check_limit(request.limit) {
             Ok(limit) => {
                 self.storage
-                    .raw_scan(&ctx, &request.cf, request.start_key, request.end_key, limit, request.key_only, request.reverse)
+                    .raw_scan(
+                        &ctx,
+                        &request.cf,
+                        request.start_key,
+                        request.end_key,
+                        limit,
+                        request.key_only,
+                        request.reverse,
+                    )
                     .await
             }
             Err(err) => Err(err),
@@ -647,7 +805,11 @@ impl<E: Engine> KvHandlers<E> {
             Ok(pairs) => {
                 response.kvs = pairs
                     .into_iter()
-                    .map(|(key, value)| kvrpcpb::KvPair { key, value, ..Default::default() })
+                    .map(|(key, value)| kvrpcpb::KvPair {
+                        key,
+                        value,
+                        ..Default::default()
+                    })
                     .collect();
                 "ok"
             }
@@ -664,7 +826,10 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `RawBatchScan`: each range scanned with `each_limit`.
-    pub async fn raw_batch_scan(&self, request: kvrpcpb::RawBatchScanRequest) -> kvrpcpb::RawBatchScanResponse {
+    pub async fn raw_batch_scan(
+        &self,
+        request: kvrpcpb::RawBatchScanRequest,
+    ) -> kvrpcpb::RawBatchScanResponse {
         let timer = RequestTimer::start("raw_batch_scan");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::RawBatchScanResponse::default();
@@ -677,10 +842,26 @@ impl<E: Engine> KvHandlers<E> {
                     } else {
                         (range.start_key, range.end_key)
                     };
-                    match self.storage.raw_scan(&ctx, &request.cf, start, end, limit, request.key_only, request.reverse).await {
-                        Ok(pairs) => response.kvs.extend(
-                            pairs.into_iter().map(|(key, value)| kvrpcpb::KvPair { key, value, ..Default::default() }),
-                        ),
+                    match self
+                        .storage
+                        .raw_scan(
+                            &ctx,
+                            &request.cf,
+                            start,
+                            end,
+                            limit,
+                            request.key_only,
+                            request.reverse,
+                        )
+                        .await
+                    {
+                        Ok(pairs) => response.kvs.extend(pairs.into_iter().map(|(key, value)| {
+                            kvrpcpb::KvPair {
+                                key,
+                                value,
+                                ..Default::default()
+                            }
+                        })),
                         Err(err) => {
                             if let Err(region) = raw_error(err) {
                                 response.region_error = Some(region);
@@ -700,7 +881,10 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `RawDeleteRange`.
-    pub async fn raw_delete_range(&self, request: kvrpcpb::RawDeleteRangeRequest) -> kvrpcpb::RawDeleteRangeResponse {
+    pub async fn raw_delete_range(
+        &self,
+        request: kvrpcpb::RawDeleteRangeRequest,
+    ) -> kvrpcpb::RawDeleteRangeResponse {
         let timer = RequestTimer::start("raw_delete_range");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::RawDeleteRangeResponse::default();
@@ -717,7 +901,10 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `RawGetKeyTTL`: TTL is not enabled under API v1.
-    pub async fn raw_get_key_ttl(&self, request: kvrpcpb::RawGetKeyTtlRequest) -> kvrpcpb::RawGetKeyTtlResponse {
+    pub async fn raw_get_key_ttl(
+        &self,
+        request: kvrpcpb::RawGetKeyTtlRequest,
+    ) -> kvrpcpb::RawGetKeyTtlResponse {
         let _ = request;
         kvrpcpb::RawGetKeyTtlResponse {
             error: "TTL is not enabled: this store runs API v1 without TTL".into(),
@@ -726,18 +913,30 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `RawCompareAndSwap`.
-    pub async fn raw_compare_and_swap(&self, request: kvrpcpb::RawCasRequest) -> kvrpcpb::RawCasResponse {
+    pub async fn raw_compare_and_swap(
+        &self,
+        request: kvrpcpb::RawCasRequest,
+    ) -> kvrpcpb::RawCasResponse {
         let timer = RequestTimer::start("raw_compare_and_swap");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::RawCasResponse::default();
         let expected = (!request.previous_not_exist).then_some(request.previous_value);
         let result = if request.ttl != 0 {
-            Err(Error::Unsupported("TTL is not enabled: this store runs API v1 without TTL".into()))
+            Err(Error::Unsupported(
+                "TTL is not enabled: this store runs API v1 without TTL".into(),
+            ))
         } else if request.key.is_empty() {
             Err(Error::InvalidRequest("key must not be empty".into()))
         } else {
             self.storage
-                .raw_compare_and_swap(&ctx, &request.cf, request.key, expected, request.value, request.delete)
+                .raw_compare_and_swap(
+                    &ctx,
+                    &request.cf,
+                    request.key,
+                    expected,
+                    request.value,
+                    request.delete,
+                )
                 .await
         };
         let label = match result {
@@ -754,11 +953,18 @@ impl<E: Engine> KvHandlers<E> {
     }
 
     /// `UnsafeDestroyRange`: drops every key of the range, raw and transactional.
-    pub async fn unsafe_destroy_range(&self, request: kvrpcpb::UnsafeDestroyRangeRequest) -> kvrpcpb::UnsafeDestroyRangeResponse {
+    pub async fn unsafe_destroy_range(
+        &self,
+        request: kvrpcpb::UnsafeDestroyRangeRequest,
+    ) -> kvrpcpb::UnsafeDestroyRangeResponse {
         let timer = RequestTimer::start("unsafe_destroy_range");
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::UnsafeDestroyRangeResponse::default();
-        let label = match self.storage.delete_range(&ctx, request.start_key, request.end_key).await {
+        let label = match self
+            .storage
+            .delete_range(&ctx, request.start_key, request.end_key)
+            .await
+        {
             Ok(()) => "ok",
             Err(err) => set_raw_error!(response, err),
         };

@@ -43,8 +43,16 @@ type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + '
 macro_rules! unary {
     ($($method:ident($request:ty) -> $response:ty;)*) => {
         $(
-            async fn $method(&self, request: Request<$request>) -> Result<Response<$response>, Status> {
-                Ok(Response::new(self.handlers.$method(request.into_inner()).await))
+            // Spelled out as `async_trait` expands, since the attribute cannot see inside macros.
+            fn $method<'life0, 'async_trait>(
+                &'life0 self,
+                request: Request<$request>,
+            ) -> Pin<Box<dyn std::future::Future<Output = Result<Response<$response>, Status>> + Send + 'async_trait>>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                Box::pin(async move { Ok(Response::new(self.handlers.$method(request.into_inner()).await)) })
             }
         )*
     };
@@ -97,7 +105,9 @@ impl<E: Engine> Tikv for TikvService<E> {
         request: Request<coprocessor::Request>,
     ) -> Result<Response<Self::CoprocessorStreamStream>, Status> {
         let response = coprocessor_unimplemented(request.get_ref());
-        Ok(Response::new(Box::pin(futures::stream::once(async move { Ok(response) }))))
+        Ok(Response::new(Box::pin(futures::stream::once(async move {
+            Ok(response)
+        }))))
     }
 
     type BatchCommandsStream = ResponseStream<tikvpb::BatchCommandsResponse>;

@@ -26,7 +26,14 @@ impl ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_basalt-server"))
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--addr", "127.0.0.1:0", "--pd-addr", "127.0.0.1:0", "--status-addr", "127.0.0.1:0"])
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--pd-addr",
+                "127.0.0.1:0",
+                "--status-addr",
+                "127.0.0.1:0",
+            ])
             .args(["--log", "warn"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -64,7 +64,10 @@ impl KvEngine for MemoryEngine {
                     if let Some(table) = cfs.get_mut(cf) {
                         let table = Arc::make_mut(table);
                         let doomed: Vec<Vec<u8>> = table
-                            .range::<[u8], _>((Bound::Included(&start[..]), Bound::Excluded(&end[..])))
+                            .range::<[u8], _>((
+                                Bound::Included(&start[..]),
+                                Bound::Excluded(&end[..]),
+                            ))
                             .map(|(key, _)| key.clone())
                             .collect();
                         for key in doomed {
@@ -79,7 +82,11 @@ impl KvEngine for MemoryEngine {
 
     fn get_cf(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_cf(cf)?;
-        Ok(self.cfs.read().get(cf).and_then(|table| table.get(key).cloned()))
+        Ok(self
+            .cfs
+            .read()
+            .get(cf)
+            .and_then(|table| table.get(key).cloned()))
     }
 }
 
@@ -135,12 +142,20 @@ impl MemoryIterator {
             Some(lower) if lower.as_slice() > key => lower.as_slice(),
             _ => key,
         };
-        self.table.range::<[u8], _>((Bound::Included(start), Bound::Unbounded)).next()
+        self.table
+            .range::<[u8], _>((Bound::Included(start), Bound::Unbounded))
+            .next()
     }
 
     fn last_at_or_before(&self, key: &[u8], inclusive: bool) -> Option<(&Vec<u8>, &Vec<u8>)> {
-        let bound = if inclusive { Bound::Included(key) } else { Bound::Excluded(key) };
-        self.table.range::<[u8], _>((Bound::Unbounded, bound)).next_back()
+        let bound = if inclusive {
+            Bound::Included(key)
+        } else {
+            Bound::Excluded(key)
+        };
+        self.table
+            .range::<[u8], _>((Bound::Unbounded, bound))
+            .next_back()
     }
 }
 
@@ -151,7 +166,9 @@ impl EngineIterator for MemoryIterator {
             Some(lower) if lower.as_slice() > key => lower.clone(),
             _ => key.to_vec(),
         };
-        let found = table.range::<[u8], _>((Bound::Included(&start[..]), Bound::Unbounded)).next();
+        let found = table
+            .range::<[u8], _>((Bound::Included(&start[..]), Bound::Unbounded))
+            .next();
         self.settle(found)
     }
 
@@ -220,11 +237,17 @@ impl EngineIterator for MemoryIterator {
     }
 
     fn key(&self) -> &[u8] {
-        self.current.as_ref().map(|(key, _)| &key[..]).unwrap_or_default()
+        self.current
+            .as_ref()
+            .map(|(key, _)| &key[..])
+            .unwrap_or_default()
     }
 
     fn value(&self) -> &[u8] {
-        self.current.as_ref().map(|(_, value)| &value[..]).unwrap_or_default()
+        self.current
+            .as_ref()
+            .map(|(_, value)| &value[..])
+            .unwrap_or_default()
     }
 }
 
@@ -269,7 +292,10 @@ mod tests {
         let engine = engine_with(&[b"a", b"b", b"c"]);
         let snap = engine.snapshot();
         engine
-            .write(&[Modify::DeleteRange("default", b"a".to_vec(), b"c".to_vec())], false)
+            .write(
+                &[Modify::DeleteRange("default", b"a".to_vec(), b"c".to_vec())],
+                false,
+            )
             .unwrap();
         assert!(snap.get_cf("default", b"a").unwrap().is_some());
         assert!(engine.get_cf("default", b"a").unwrap().is_none());

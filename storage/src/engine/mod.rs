@@ -26,7 +26,9 @@ pub fn check_cf(cf: &str) -> Result<()> {
     if ALL_CFS.contains(&cf) {
         Ok(())
     } else {
-        Err(crate::Error::InvalidRequest(format!("unknown column family {cf:?}")))
+        Err(crate::Error::InvalidRequest(format!(
+            "unknown column family {cf:?}"
+        )))
     }
 }
 
@@ -45,8 +47,16 @@ impl IterOptions {
     /// Options bounded to `[lower, upper)`; an empty `upper` means unbounded.
     pub fn bounded(lower: &[u8], upper: &[u8]) -> Self {
         IterOptions {
-            lower_bound: if lower.is_empty() { None } else { Some(lower.to_vec()) },
-            upper_bound: if upper.is_empty() { None } else { Some(upper.to_vec()) },
+            lower_bound: if lower.is_empty() {
+                None
+            } else {
+                Some(lower.to_vec())
+            },
+            upper_bound: if upper.is_empty() {
+                None
+            } else {
+                Some(upper.to_vec())
+            },
             fill_cache: true,
         }
     }

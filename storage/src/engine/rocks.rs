@@ -40,7 +40,9 @@ pub struct RocksEngine {
 
 impl std::fmt::Debug for RocksEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RocksEngine").field("path", &self.db.path()).finish()
+        f.debug_struct("RocksEngine")
+            .field("path", &self.db.path())
+            .finish()
     }
 }
 
@@ -161,7 +163,10 @@ impl Snapshot for RocksSnapshot {
 
     fn iterator_cf(&self, cf: &str, options: IterOptions) -> Result<RocksIterator> {
         let handle = cf_handle(&self.inner.db, cf)?;
-        let iter = self.inner.snapshot.raw_iterator_cf_opt(handle, read_options(options));
+        let iter = self
+            .inner
+            .snapshot
+            .raw_iterator_cf_opt(handle, read_options(options));
         // SAFETY: the iterator borrows the snapshot (and through it the database). We keep an
         // `Arc<SnapshotInner>` in `RocksIterator`, declared after the iterator so the iterator
         // drops first, which keeps both alive for as long as the iterator exists.

@@ -167,7 +167,11 @@ impl Lock {
                             .push(codec::decode_compact_bytes(&mut input)?.to_vec());
                     }
                 }
-                other => return Err(Error::Corrupted(format!("unknown lock field tag {other:#x}"))),
+                other => {
+                    return Err(Error::Corrupted(format!(
+                        "unknown lock field tag {other:#x}"
+                    )))
+                }
             }
         }
         Ok(lock)

@@ -55,7 +55,9 @@ impl<S: Snapshot> MvccReader<S> {
 
     fn cursor(&mut self) -> Result<&mut S::Iter> {
         if self.write_cursor.is_none() {
-            let iter = self.snapshot.iterator_cf(CF_WRITE, IterOptions::default())?;
+            let iter = self
+                .snapshot
+                .iterator_cf(CF_WRITE, IterOptions::default())?;
             self.write_cursor = Some(iter);
         }
         self.write_cursor

@@ -24,6 +24,8 @@ pub struct ScanOptions {
     pub reverse: bool,
     /// Transactions whose locks the reader may ignore (the context's `resolved_locks`).
     pub bypass_locks: Vec<u64>,
+    /// Ignore every lock (read-committed isolation).
+    pub ignore_locks: bool,
 }
 
 /// One key of a scan: its value, or the lock that stopped the reader.
@@ -43,12 +45,24 @@ struct Cursor<I: EngineIterator> {
 
 impl<I: EngineIterator> Cursor<I> {
     fn start(mut iter: I, reverse: bool) -> Result<Self> {
-        let valid = if reverse { iter.seek_to_last()? } else { iter.seek_to_first()? };
-        Ok(Cursor { iter, valid, reverse })
+        let valid = if reverse {
+            iter.seek_to_last()?
+        } else {
+            iter.seek_to_first()?
+        };
+        Ok(Cursor {
+            iter,
+            valid,
+            reverse,
+        })
     }
 
     fn step(&mut self) -> Result<()> {
-        self.valid = if self.reverse { self.iter.prev()? } else { self.iter.next()? };
+        self.valid = if self.reverse {
+            self.iter.prev()?
+        } else {
+            self.iter.next()?
+        };
         Ok(())
     }
 }
@@ -57,9 +71,15 @@ impl<I: EngineIterator> Cursor<I> {
 pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<ScannedEntry>> {
     let lower = Key::from_raw(&options.lower);
     let upper = (!options.upper.is_empty()).then(|| Key::from_raw(&options.upper));
-    let upper_bytes = upper.as_ref().map(|key| key.as_encoded()).unwrap_or_default();
+    let upper_bytes = upper
+        .as_ref()
+        .map(|key| key.as_encoded())
+        .unwrap_or_default();
     let bounds = IterOptions::bounded(lower.as_encoded(), upper_bytes);
-    let mut writes = Cursor::start(snapshot.iterator_cf(CF_WRITE, bounds.clone())?, options.reverse)?;
+    let mut writes = Cursor::start(
+        snapshot.iterator_cf(CF_WRITE, bounds.clone())?,
+        options.reverse,
+    )?;
     let mut locks = Cursor::start(snapshot.iterator_cf(CF_LOCK, bounds)?, options.reverse)?;
     let mut reader = MvccReader::new(snapshot);
     let mut entries = Vec::new();
@@ -99,8 +119,9 @@ pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<Scann
         if order != Ordering::Greater {
             skip_versions(&mut writes, &key)?;
         }
-        if let Some(lock) = &lock {
-            if let Err(err) = check_lock_conflict(&key, lock, options.read_ts, &options.bypass_locks)
+        if let Some(lock) = lock.as_ref().filter(|_| !options.ignore_locks) {
+            if let Err(err) =
+                check_lock_conflict(&key, lock, options.read_ts, &options.bypass_locks)
             {
                 entries.push(ScannedEntry {
                     key: key.to_raw()?,

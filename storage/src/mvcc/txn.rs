@@ -17,32 +17,44 @@ impl MvccTxn {
 
     /// Writes (or replaces) the lock on `key`.
     pub fn put_lock(&mut self, key: &Key, lock: &Lock) {
-        self.modifies.push(Modify::Put(CF_LOCK, key.as_encoded().to_vec(), lock.to_bytes()));
+        self.modifies.push(Modify::Put(
+            CF_LOCK,
+            key.as_encoded().to_vec(),
+            lock.to_bytes(),
+        ));
     }
 
     /// Removes the lock on `key`.
     pub fn unlock_key(&mut self, key: &Key) {
-        self.modifies.push(Modify::Delete(CF_LOCK, key.as_encoded().to_vec()));
+        self.modifies
+            .push(Modify::Delete(CF_LOCK, key.as_encoded().to_vec()));
     }
 
     /// Writes a long value at `key@start_ts`.
     pub fn put_value(&mut self, key: &Key, start_ts: u64, value: Vec<u8>) {
-        self.modifies.push(Modify::Put(CF_DEFAULT, key.append_ts(start_ts), value));
+        self.modifies
+            .push(Modify::Put(CF_DEFAULT, key.append_ts(start_ts), value));
     }
 
     /// Deletes the long value at `key@start_ts`.
     pub fn delete_value(&mut self, key: &Key, start_ts: u64) {
-        self.modifies.push(Modify::Delete(CF_DEFAULT, key.append_ts(start_ts)));
+        self.modifies
+            .push(Modify::Delete(CF_DEFAULT, key.append_ts(start_ts)));
     }
 
     /// Writes a commit or rollback record at `key@commit_ts`.
     pub fn put_write(&mut self, key: &Key, commit_ts: u64, write: &Write) {
-        self.modifies.push(Modify::Put(CF_WRITE, key.append_ts(commit_ts), write.to_bytes()));
+        self.modifies.push(Modify::Put(
+            CF_WRITE,
+            key.append_ts(commit_ts),
+            write.to_bytes(),
+        ));
     }
 
     /// Deletes the record at `key@commit_ts`.
     pub fn delete_write(&mut self, key: &Key, commit_ts: u64) {
-        self.modifies.push(Modify::Delete(CF_WRITE, key.append_ts(commit_ts)));
+        self.modifies
+            .push(Modify::Delete(CF_WRITE, key.append_ts(commit_ts)));
     }
 
     /// Whether nothing was written.

@@ -91,7 +91,9 @@ impl Write {
                 }
                 TAG_OVERLAPPED_ROLLBACK => write.has_overlapped_rollback = true,
                 other => {
-                    return Err(Error::Corrupted(format!("unknown write field tag {other:#x}")))
+                    return Err(Error::Corrupted(format!(
+                        "unknown write field tag {other:#x}"
+                    )))
                 }
             }
         }

@@ -14,7 +14,11 @@ pub fn commit<S: Snapshot>(
     commit_ts: u64,
 ) -> Result<()> {
     if commit_ts <= start_ts {
-        return Err(TxnError::InvalidTxnTso { start_ts, commit_ts }.into());
+        return Err(TxnError::InvalidTxnTso {
+            start_ts,
+            commit_ts,
+        }
+        .into());
     }
     match reader.load_lock(key)? {
         Some(lock) if lock.ts == start_ts => {
@@ -39,7 +43,11 @@ pub fn commit<S: Snapshot>(
                 LockType::Delete => WriteType::Delete,
                 LockType::Lock | LockType::Pessimistic => WriteType::Lock,
             };
-            txn.put_write(key, commit_ts, &Write::new(write_type, start_ts, lock.short_value));
+            txn.put_write(
+                key,
+                commit_ts,
+                &Write::new(write_type, start_ts, lock.short_value),
+            );
             txn.unlock_key(key);
             Ok(())
         }
@@ -72,8 +80,14 @@ pub(crate) fn put_rollback_record<S: Snapshot>(
             write.has_overlapped_rollback = true;
             txn.put_write(key, start_ts, &write);
         }
-        TxnCommitRecord::None { overlapped_write: None } => {
-            txn.put_write(key, start_ts, &Write::new(WriteType::Rollback, start_ts, None));
+        TxnCommitRecord::None {
+            overlapped_write: None,
+        } => {
+            txn.put_write(
+                key,
+                start_ts,
+                &Write::new(WriteType::Rollback, start_ts, None),
+            );
         }
         TxnCommitRecord::RolledBack | TxnCommitRecord::Committed { .. } => {}
     }

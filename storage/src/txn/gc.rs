@@ -29,8 +29,14 @@ pub fn gc_range<S: Snapshot>(
 ) -> Result<GcStats> {
     let lower = Key::from_raw(start);
     let upper = (!end.is_empty()).then(|| Key::from_raw(end));
-    let upper_bytes = upper.as_ref().map(|key| key.as_encoded()).unwrap_or_default();
-    let mut iter = snapshot.iterator_cf(CF_WRITE, IterOptions::bounded(lower.as_encoded(), upper_bytes))?;
+    let upper_bytes = upper
+        .as_ref()
+        .map(|key| key.as_encoded())
+        .unwrap_or_default();
+    let mut iter = snapshot.iterator_cf(
+        CF_WRITE,
+        IterOptions::bounded(lower.as_encoded(), upper_bytes),
+    )?;
     let mut stats = GcStats::default();
     let mut txn = MvccTxn::new();
     let mut current: Option<Vec<u8>> = None;

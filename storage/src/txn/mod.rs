@@ -16,7 +16,10 @@ pub use gc::{gc_range, GcStats};
 pub use latch::{LatchGuard, Latches};
 pub use pessimistic::{acquire_pessimistic_lock, pessimistic_rollback, PessimisticLockOptions};
 pub use prewrite::{prewrite, PrewriteOutcome, PrewriteRequest};
-pub use status::{check_secondary_locks, check_txn_status, txn_heart_beat, CheckTxnStatusOptions, SecondaryLocksStatus, TxnStatus};
+pub use status::{
+    check_secondary_locks, check_txn_status, txn_heart_beat, CheckTxnStatusOptions,
+    SecondaryLocksStatus, TxnStatus,
+};
 
 /// What a mutation does to its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,7 +37,8 @@ pub fn acquire_pessimistic_lock<S: Snapshot>(
 ) -> Result<(Option<Vec<u8>>, bool)> {
     let key = Key::from_raw(raw_key);
     let start_ts = options.start_ts;
-    let need_value = options.return_values || options.check_existence || options.lock_only_if_exists;
+    let need_value =
+        options.return_values || options.check_existence || options.lock_only_if_exists;
     if let Some(mut lock) = reader.load_lock(&key)? {
         if lock.ts != start_ts {
             return Err(TxnError::KeyIsLocked(Box::new(lock), raw_key.to_vec()).into());

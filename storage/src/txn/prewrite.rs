@@ -119,7 +119,10 @@ pub fn prewrite<S: Snapshot>(
             .max(request.for_update_ts + 1)
             .max(request.min_commit_ts)
             .max(previous_min_commit_ts);
-        let memory_locks = locks.iter().map(|(key, lock, _)| (key.clone(), lock.clone())).collect();
+        let memory_locks = locks
+            .iter()
+            .map(|(key, lock, _)| (key.clone(), lock.clone()))
+            .collect();
         let (min_commit_ts, guard) = manager.lock_for_async_commit(memory_locks, floor);
         if request.max_commit_ts == 0 || min_commit_ts <= request.max_commit_ts {
             outcome.guard = Some(guard);
@@ -160,7 +163,11 @@ fn commit_in_one_phase(txn: &mut MvccTxn, key: &Key, lock: &Lock, replaces: bool
         LockType::Delete => WriteType::Delete,
         LockType::Lock | LockType::Pessimistic => WriteType::Lock,
     };
-    txn.put_write(key, commit_ts, &Write::new(write_type, lock.ts, lock.short_value.clone()));
+    txn.put_write(
+        key,
+        commit_ts,
+        &Write::new(write_type, lock.ts, lock.short_value.clone()),
+    );
     if replaces {
         txn.unlock_key(key);
     }
@@ -206,7 +213,12 @@ fn prewrite_key<S: Snapshot>(
         MutationOp::Delete => LockType::Delete,
         MutationOp::Lock | MutationOp::CheckNotExists => LockType::Lock,
     };
-    let mut lock = Lock::new(lock_type, request.primary.clone(), start_ts, request.lock_ttl);
+    let mut lock = Lock::new(
+        lock_type,
+        request.primary.clone(),
+        start_ts,
+        request.lock_ttl,
+    );
     lock.for_update_ts = request.for_update_ts;
     lock.txn_size = request.txn_size;
     lock.min_commit_ts = request.min_commit_ts;

@@ -105,7 +105,11 @@ pub fn check_txn_status<S: Snapshot>(
             }
             let caller = options.caller_start_ts;
             let mut pushed = false;
-            if !lock.is_pessimistic() && caller != 0 && caller != u64::MAX && lock.min_commit_ts <= caller {
+            if !lock.is_pessimistic()
+                && caller != 0
+                && caller != u64::MAX
+                && lock.min_commit_ts <= caller
+            {
                 lock.min_commit_ts = caller + 1;
                 txn.put_lock(&key, &lock);
                 pushed = true;

@@ -27,7 +27,13 @@ impl Fixture {
         }
     }
 
-    fn run<T>(&self, action: impl FnOnce(&mut MvccReader<crate::engine::MemorySnapshot>, &mut MvccTxn) -> crate::Result<T>) -> crate::Result<T> {
+    fn run<T>(
+        &self,
+        action: impl FnOnce(
+            &mut MvccReader<crate::engine::MemorySnapshot>,
+            &mut MvccTxn,
+        ) -> crate::Result<T>,
+    ) -> crate::Result<T> {
         let mut reader = MvccReader::new(self.engine.snapshot());
         let mut txn = MvccTxn::new();
         let result = action(&mut reader, &mut txn)?;
@@ -46,7 +52,8 @@ impl Fixture {
     }
 
     fn must_prewrite_put(&self, key: &[u8], value: &[u8], primary: &[u8], start_ts: u64) {
-        self.prewrite(put_request(key, value, primary, start_ts)).expect("prewrite");
+        self.prewrite(put_request(key, value, primary, start_ts))
+            .expect("prewrite");
     }
 
     fn must_commit(&self, key: &[u8], start_ts: u64, commit_ts: u64) {
@@ -68,7 +75,9 @@ impl Fixture {
     }
 
     fn lock(&self, key: &[u8]) -> Option<crate::mvcc::Lock> {
-        MvccReader::new(self.engine.snapshot()).load_lock(&Key::from_raw(key)).unwrap()
+        MvccReader::new(self.engine.snapshot())
+            .load_lock(&Key::from_raw(key))
+            .unwrap()
     }
 }
 
@@ -95,7 +104,10 @@ fn prewrite_commit_read_and_versions() {
     let f = Fixture::new();
     f.must_prewrite_put(b"k", b"v1", b"k", 10);
     // A reader above the lock is blocked; below it is not.
-    assert!(matches!(f.get(b"k", 15), Err(Error::Txn(TxnError::KeyIsLocked(..)))));
+    assert!(matches!(
+        f.get(b"k", 15),
+        Err(Error::Txn(TxnError::KeyIsLocked(..)))
+    ));
     assert_eq!(f.must_get(b"k", 5), None);
     f.must_commit(b"k", 10, 20);
     assert_eq!(f.must_get(b"k", 19), None);
@@ -135,14 +147,18 @@ fn insert_checks_existence() {
     f.must_commit(b"k", 10, 20);
     let mut request = put_request(b"k", b"w", b"k", 30);
     request.mutations[0].op = MutationOp::Insert;
-    assert!(matches!(f.prewrite(request).unwrap_err(), Error::Txn(TxnError::AlreadyExist { .. })));
+    assert!(matches!(
+        f.prewrite(request).unwrap_err(),
+        Error::Txn(TxnError::AlreadyExist { .. })
+    ));
 }
 
 #[test]
 fn rollback_then_prewrite_and_commit_fail() {
     let f = Fixture::new();
     f.must_prewrite_put(b"k", b"v", b"k", 10);
-    f.run(|reader, txn| rollback_key(txn, reader, &Key::from_raw(b"k"), 10)).unwrap();
+    f.run(|reader, txn| rollback_key(txn, reader, &Key::from_raw(b"k"), 10))
+        .unwrap();
     assert!(f.lock(b"k").is_none());
     // Committing a rolled-back transaction fails.
     let err = f
@@ -151,10 +167,15 @@ fn rollback_then_prewrite_and_commit_fail() {
     assert!(matches!(err, Error::Txn(TxnError::TxnLockNotFound { .. })));
     // A late prewrite of the same transaction sees its own rollback.
     let err = f.prewrite(put_request(b"k", b"v", b"k", 10)).unwrap_err();
-    assert!(is_conflict(&err, conflict_reason::SELF_ROLLED_BACK), "{err:?}");
+    assert!(
+        is_conflict(&err, conflict_reason::SELF_ROLLED_BACK),
+        "{err:?}"
+    );
     // Rolling back again is fine; rolling back a key never touched leaves a marker.
-    f.run(|reader, txn| rollback_key(txn, reader, &Key::from_raw(b"k"), 10)).unwrap();
-    f.run(|reader, txn| rollback_key(txn, reader, &Key::from_raw(b"x"), 50)).unwrap();
+    f.run(|reader, txn| rollback_key(txn, reader, &Key::from_raw(b"k"), 10))
+        .unwrap();
+    f.run(|reader, txn| rollback_key(txn, reader, &Key::from_raw(b"x"), 50))
+        .unwrap();
     let err = f.prewrite(put_request(b"x", b"v", b"x", 50)).unwrap_err();
     assert!(is_conflict(&err, conflict_reason::SELF_ROLLED_BACK));
 }
@@ -168,7 +189,10 @@ fn commit_is_idempotent_and_rollback_of_committed_fails() {
     let err = f
         .run(|reader, txn| rollback_key(txn, reader, &Key::from_raw(b"k"), 10))
         .unwrap_err();
-    assert!(matches!(err, Error::Txn(TxnError::Committed { commit_ts: 20, .. })));
+    assert!(matches!(
+        err,
+        Error::Txn(TxnError::Committed { commit_ts: 20, .. })
+    ));
     let err = f
         .run(|reader, txn| commit(txn, reader, &Key::from_raw(b"k"), 30, 25))
         .unwrap_err();
@@ -181,10 +205,14 @@ fn overlapped_rollback_is_folded_into_the_commit_record() {
     f.must_prewrite_put(b"k", b"v", b"k", 10);
     f.must_commit(b"k", 10, 20);
     // Transaction 20 rolls back on k: its rollback coincides with the commit at 20.
-    f.run(|reader, txn| rollback_key(txn, reader, &Key::from_raw(b"k"), 20)).unwrap();
+    f.run(|reader, txn| rollback_key(txn, reader, &Key::from_raw(b"k"), 20))
+        .unwrap();
     assert_eq!(f.must_get(b"k", 25).as_deref(), Some(&b"v"[..]));
     let err = f.prewrite(put_request(b"k", b"w", b"k", 20)).unwrap_err();
-    assert!(is_conflict(&err, conflict_reason::SELF_ROLLED_BACK), "{err:?}");
+    assert!(
+        is_conflict(&err, conflict_reason::SELF_ROLLED_BACK),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -218,7 +246,10 @@ fn check_txn_status_cases() {
         .run(|reader, txn| check_txn_status(txn, reader, b"p", &options(ts(1500, 0), ts(1400, 0))))
         .unwrap();
     match status {
-        TxnStatus::Uncommitted { lock, min_commit_ts_pushed } => {
+        TxnStatus::Uncommitted {
+            lock,
+            min_commit_ts_pushed,
+        } => {
             assert!(min_commit_ts_pushed);
             assert_eq!(lock.min_commit_ts, ts(1400, 0) + 1);
         }
@@ -243,20 +274,45 @@ fn check_txn_status_cases() {
     f.must_commit(b"q", ts(2000, 0), ts(2001, 0));
     let status = f
         .run(|reader, txn| {
-            check_txn_status(txn, reader, b"q", &CheckTxnStatusOptions { lock_ts: ts(2000, 0), ..Default::default() })
+            check_txn_status(
+                txn,
+                reader,
+                b"q",
+                &CheckTxnStatusOptions {
+                    lock_ts: ts(2000, 0),
+                    ..Default::default()
+                },
+            )
         })
         .unwrap();
     assert_eq!(status, TxnStatus::Committed(ts(2001, 0)));
     // Missing, without rollback_if_not_exist: TxnNotFound; with it: a rollback record.
     let err = f
         .run(|reader, txn| {
-            check_txn_status(txn, reader, b"z", &CheckTxnStatusOptions { lock_ts: 7, ..Default::default() })
+            check_txn_status(
+                txn,
+                reader,
+                b"z",
+                &CheckTxnStatusOptions {
+                    lock_ts: 7,
+                    ..Default::default()
+                },
+            )
         })
         .unwrap_err();
     assert!(matches!(err, Error::Txn(TxnError::TxnNotFound { .. })));
     let status = f
         .run(|reader, txn| {
-            check_txn_status(txn, reader, b"z", &CheckTxnStatusOptions { lock_ts: 7, rollback_if_not_exist: true, ..Default::default() })
+            check_txn_status(
+                txn,
+                reader,
+                b"z",
+                &CheckTxnStatusOptions {
+                    lock_ts: 7,
+                    rollback_if_not_exist: true,
+                    ..Default::default()
+                },
+            )
         })
         .unwrap();
     assert_eq!(status, TxnStatus::LockNotExistRollback);
@@ -267,11 +323,17 @@ fn check_txn_status_cases() {
 fn heart_beat_extends_ttl() {
     let f = Fixture::new();
     f.must_prewrite_put(b"p", b"v", b"p", 10);
-    let ttl = f.run(|reader, txn| txn_heart_beat(txn, reader, b"p", 10, 10_000)).unwrap();
+    let ttl = f
+        .run(|reader, txn| txn_heart_beat(txn, reader, b"p", 10, 10_000))
+        .unwrap();
     assert_eq!(ttl, 10_000);
-    let ttl = f.run(|reader, txn| txn_heart_beat(txn, reader, b"p", 10, 5)).unwrap();
+    let ttl = f
+        .run(|reader, txn| txn_heart_beat(txn, reader, b"p", 10, 5))
+        .unwrap();
     assert_eq!(ttl, 10_000);
-    assert!(f.run(|reader, txn| txn_heart_beat(txn, reader, b"p", 11, 5)).is_err());
+    assert!(f
+        .run(|reader, txn| txn_heart_beat(txn, reader, b"p", 11, 5))
+        .is_err());
 }
 
 #[test]
@@ -280,8 +342,16 @@ fn async_commit_sets_min_commit_ts_and_secondaries_resolve() {
     f.manager.update_max_ts(100);
     let mut request = PrewriteRequest {
         mutations: vec![
-            Mutation { op: MutationOp::Put, key: b"p".to_vec(), value: b"1".to_vec() },
-            Mutation { op: MutationOp::Put, key: b"s".to_vec(), value: b"2".to_vec() },
+            Mutation {
+                op: MutationOp::Put,
+                key: b"p".to_vec(),
+                value: b"1".to_vec(),
+            },
+            Mutation {
+                op: MutationOp::Put,
+                key: b"s".to_vec(),
+                value: b"2".to_vec(),
+            },
         ],
         primary: b"p".to_vec(),
         start_ts: 50,
@@ -295,10 +365,14 @@ fn async_commit_sets_min_commit_ts_and_secondaries_resolve() {
     assert!(primary.use_async_commit);
     assert_eq!(primary.secondaries, vec![b"s".to_vec()]);
     assert_eq!(primary.min_commit_ts, 101);
-    let status = f.run(|reader, txn| check_secondary_locks(txn, reader, &[b"s".to_vec()], 50)).unwrap();
+    let status = f
+        .run(|reader, txn| check_secondary_locks(txn, reader, &[b"s".to_vec()], 50))
+        .unwrap();
     assert!(matches!(status, SecondaryLocksStatus::Locked(ref locks) if locks.len() == 1));
     f.must_commit(b"s", 50, 101);
-    let status = f.run(|reader, txn| check_secondary_locks(txn, reader, &[b"s".to_vec()], 50)).unwrap();
+    let status = f
+        .run(|reader, txn| check_secondary_locks(txn, reader, &[b"s".to_vec()], 50))
+        .unwrap();
     assert_eq!(status, SecondaryLocksStatus::Committed(101));
     // A max_commit_ts below max_ts makes a new transaction fall back to 2PC.
     request.start_ts = 200;
@@ -361,15 +435,23 @@ fn pessimistic_lock_then_prewrite_and_conflicts() {
     let err = f
         .run(|reader, txn| acquire_pessimistic_lock(txn, reader, b"k", &options(11, 11)))
         .unwrap_err();
-    assert!(is_conflict(&err, conflict_reason::PESSIMISTIC_RETRY), "{err:?}");
+    assert!(
+        is_conflict(&err, conflict_reason::PESSIMISTIC_RETRY),
+        "{err:?}"
+    );
     // A pessimistic prewrite without its lock fails.
     request.start_ts = 30;
     request.for_update_ts = 30;
     let err = f.prewrite(request).unwrap_err();
-    assert!(matches!(err, Error::Txn(TxnError::PessimisticLockNotFound { .. })));
+    assert!(matches!(
+        err,
+        Error::Txn(TxnError::PessimisticLockNotFound { .. })
+    ));
     // Pessimistic rollback removes only pessimistic locks.
-    f.run(|reader, txn| acquire_pessimistic_lock(txn, reader, b"k", &options(40, 40))).unwrap();
-    f.run(|reader, txn| pessimistic_rollback(txn, reader, &Key::from_raw(b"k"), 40, 40)).unwrap();
+    f.run(|reader, txn| acquire_pessimistic_lock(txn, reader, b"k", &options(40, 40)))
+        .unwrap();
+    f.run(|reader, txn| pessimistic_rollback(txn, reader, &Key::from_raw(b"k"), 40, 40))
+        .unwrap();
     assert!(f.lock(b"k").is_none());
 }
 
@@ -378,8 +460,10 @@ fn resolve_lock_commits_or_rolls_back() {
     let f = Fixture::new();
     f.must_prewrite_put(b"a", b"1", b"a", 10);
     f.must_prewrite_put(b"b", b"2", b"a", 10);
-    f.run(|reader, txn| resolve_lock_key(txn, reader, &Key::from_raw(b"a"), 10, 20)).unwrap();
-    f.run(|reader, txn| resolve_lock_key(txn, reader, &Key::from_raw(b"b"), 10, 0)).unwrap();
+    f.run(|reader, txn| resolve_lock_key(txn, reader, &Key::from_raw(b"a"), 10, 20))
+        .unwrap();
+    f.run(|reader, txn| resolve_lock_key(txn, reader, &Key::from_raw(b"b"), 10, 0))
+        .unwrap();
     assert_eq!(f.must_get(b"a", 25).as_deref(), Some(&b"1"[..]));
     assert_eq!(f.must_get(b"b", 25), None);
     assert!(f.lock(b"a").is_none() && f.lock(b"b").is_none());
@@ -416,14 +500,33 @@ fn scan_sees_visible_versions_and_reports_locks() {
             .collect::<Vec<_>>()
     };
     let forward = scan(false, 35);
-    assert_eq!(forward, vec![(b"a".to_vec(), true), (b"b".to_vec(), true), (b"d".to_vec(), true)]);
+    assert_eq!(
+        forward,
+        vec![
+            (b"a".to_vec(), true),
+            (b"b".to_vec(), true),
+            (b"d".to_vec(), true)
+        ]
+    );
     let forward = scan(false, 50);
     assert_eq!(
         forward,
-        vec![(b"a".to_vec(), true), (b"b".to_vec(), true), (b"d".to_vec(), false), (b"e".to_vec(), false)]
+        vec![
+            (b"a".to_vec(), true),
+            (b"b".to_vec(), true),
+            (b"d".to_vec(), false),
+            (b"e".to_vec(), false)
+        ]
     );
     let backward = scan(true, 35);
-    assert_eq!(backward, vec![(b"d".to_vec(), true), (b"b".to_vec(), true), (b"a".to_vec(), true)]);
+    assert_eq!(
+        backward,
+        vec![
+            (b"d".to_vec(), true),
+            (b"b".to_vec(), true),
+            (b"a".to_vec(), true)
+        ]
+    );
 }
 
 #[test]
@@ -435,7 +538,8 @@ fn gc_keeps_what_readers_at_safe_point_see() {
     f.must_commit(b"k", 20, 21);
     f.must_prewrite_put(b"k", b"v3", b"k", 30);
     f.must_commit(b"k", 30, 31);
-    f.run(|reader, txn| rollback_key(txn, reader, &Key::from_raw(b"k"), 32)).unwrap();
+    f.run(|reader, txn| rollback_key(txn, reader, &Key::from_raw(b"k"), 32))
+        .unwrap();
     let mut request = put_request(b"gone", b"", b"gone", 40);
     f.prewrite(request.clone()).unwrap();
     f.must_commit(b"gone", 40, 41);
@@ -443,7 +547,10 @@ fn gc_keeps_what_readers_at_safe_point_see() {
     request.start_ts = 42;
     f.prewrite(request).unwrap();
     f.must_commit(b"gone", 42, 43);
-    let stats = gc_range(&f.engine.snapshot(), b"", b"", 50, |batch| f.engine.write(&batch, false)).unwrap();
+    let stats = gc_range(&f.engine.snapshot(), b"", b"", 50, |batch| {
+        f.engine.write(&batch, false)
+    })
+    .unwrap();
     assert_eq!(stats.keys, 2);
     // k: the rollback at 32 and the puts at 21 (long value) and 11 go; gone: both records go.
     assert_eq!(stats.deleted_writes, 5);
@@ -454,6 +561,9 @@ fn gc_keeps_what_readers_at_safe_point_see() {
     // Nothing is left under the old versions: a reader below the safe point sees nothing.
     assert_eq!(f.must_get(b"k", 25), None);
     // A second pass finds nothing more to do.
-    let again = gc_range(&f.engine.snapshot(), b"", b"", 50, |batch| f.engine.write(&batch, false)).unwrap();
+    let again = gc_range(&f.engine.snapshot(), b"", b"", 50, |batch| {
+        f.engine.write(&batch, false)
+    })
+    .unwrap();
     assert_eq!((again.deleted_writes, again.deleted_values), (0, 0));
 }
