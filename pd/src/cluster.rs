@@ -116,9 +116,10 @@ impl Cluster {
                 point.copy_from_slice(&bytes[..8]);
                 ttl.copy_from_slice(&bytes[8..]);
                 let service = key[meta::SERVICE_GC_PREFIX.len()..].to_vec();
-                cluster
-                    .service_safe_points
-                    .insert(service, (u64::from_be_bytes(point), i64::from_be_bytes(ttl)));
+                cluster.service_safe_points.insert(
+                    service,
+                    (u64::from_be_bytes(point), i64::from_be_bytes(ttl)),
+                );
             }
         }
         Ok(cluster)
@@ -142,7 +143,8 @@ impl Cluster {
     /// Replaces the cluster meta (keeping the id).
     pub fn put_cluster_meta(&mut self, mut cluster: metapb::Cluster) -> Result<()> {
         cluster.id = self.cluster_id;
-        self.meta.put(meta::CLUSTER_META, &cluster.encode_to_vec())?;
+        self.meta
+            .put(meta::CLUSTER_META, &cluster.encode_to_vec())?;
         self.bootstrapped = Some(cluster);
         Ok(())
     }
@@ -177,7 +179,10 @@ impl Cluster {
 
     /// Adds or updates a store.
     pub fn put_store(&mut self, store: metapb::Store) -> Result<()> {
-        self.meta.put(&meta::id_key(meta::STORE_PREFIX, store.id), &store.encode_to_vec())?;
+        self.meta.put(
+            &meta::id_key(meta::STORE_PREFIX, store.id),
+            &store.encode_to_vec(),
+        )?;
         self.stores.insert(store.id, store);
         Ok(())
     }
@@ -196,7 +201,9 @@ impl Cluster {
     pub fn stores(&self, exclude_tombstone: bool) -> Vec<metapb::Store> {
         self.stores
             .values()
-            .filter(|store| !exclude_tombstone || store.state != metapb::StoreState::Tombstone as i32)
+            .filter(|store| {
+                !exclude_tombstone || store.state != metapb::StoreState::Tombstone as i32
+            })
             .cloned()
             .collect()
     }
@@ -214,13 +221,16 @@ impl Cluster {
         // Drop regions the new one overlaps (they were split or merged away).
         let overlapping: Vec<u64> = self
             .by_end_key
-            .range((std::ops::Bound::Excluded(EndKey::Key(region.start_key.clone())), std::ops::Bound::Unbounded))
+            .range((
+                std::ops::Bound::Excluded(EndKey::Key(region.start_key.clone())),
+                std::ops::Bound::Unbounded,
+            ))
             .filter(|(_, id)| **id != region.id)
             .map(|(_, id)| *id)
             .take_while(|id| {
-                self.regions
-                    .get(id)
-                    .is_some_and(|info| region.end_key.is_empty() || info.region.start_key < region.end_key)
+                self.regions.get(id).is_some_and(|info| {
+                    region.end_key.is_empty() || info.region.start_key < region.end_key
+                })
             })
             .collect();
         for id in overlapping {
@@ -228,16 +238,29 @@ impl Cluster {
                 self.by_end_key.remove(&EndKey::of(&info.region.end_key));
             }
         }
-        self.by_end_key.insert(EndKey::of(&region.end_key), region.id);
-        let leader = leader.or_else(|| self.regions.get(&region.id).and_then(|info| info.leader.clone()));
-        self.regions.insert(region.id, RegionInfo { region, leader });
+        self.by_end_key
+            .insert(EndKey::of(&region.end_key), region.id);
+        let leader = leader.or_else(|| {
+            self.regions
+                .get(&region.id)
+                .and_then(|info| info.leader.clone())
+        });
+        self.regions
+            .insert(region.id, RegionInfo { region, leader });
     }
 
     /// Records a region (from bootstrap, a split report or a heartbeat). Stale reports (older
     /// epoch than what PD has) are ignored.
-    pub fn put_region(&mut self, region: metapb::Region, leader: Option<metapb::Peer>) -> Result<()> {
+    pub fn put_region(
+        &mut self,
+        region: metapb::Region,
+        leader: Option<metapb::Peer>,
+    ) -> Result<()> {
         if let Some(known) = self.regions.get(&region.id) {
-            let (old, new) = (known.region.region_epoch.clone().unwrap_or_default(), region.region_epoch.clone().unwrap_or_default());
+            let (old, new) = (
+                known.region.region_epoch.clone().unwrap_or_default(),
+                region.region_epoch.clone().unwrap_or_default(),
+            );
             if new.version < old.version || new.conf_ver < old.conf_ver {
                 return Ok(());
             }
@@ -250,7 +273,10 @@ impl Cluster {
                 return Ok(());
             }
         }
-        self.meta.put(&meta::id_key(meta::REGION_PREFIX, region.id), &region.encode_to_vec())?;
+        self.meta.put(
+            &meta::id_key(meta::REGION_PREFIX, region.id),
+            &region.encode_to_vec(),
+        )?;
         self.index_region(region, leader);
         Ok(())
     }
@@ -259,7 +285,10 @@ impl Cluster {
     pub fn region_by_key(&self, key: &[u8]) -> Option<&RegionInfo> {
         let (_, id) = self
             .by_end_key
-            .range((std::ops::Bound::Excluded(EndKey::Key(key.to_vec())), std::ops::Bound::Unbounded))
+            .range((
+                std::ops::Bound::Excluded(EndKey::Key(key.to_vec())),
+                std::ops::Bound::Unbounded,
+            ))
             .next()?;
         let info = self.regions.get(id)?;
         (info.region.start_key.as_slice() <= key).then_some(info)
@@ -272,7 +301,9 @@ impl Cluster {
             return None;
         }
         let start = current.region.start_key.clone();
-        self.regions.values().find(|info| info.region.end_key == start)
+        self.regions
+            .values()
+            .find(|info| info.region.end_key == start)
     }
 
     /// A region by id.
@@ -283,11 +314,13 @@ impl Cluster {
     /// Regions overlapping `[start, end)` in key order, at most `limit` (0: no limit).
     pub fn scan_regions(&self, start: &[u8], end: &[u8], limit: usize) -> Vec<RegionInfo> {
         let mut out = Vec::new();
-        for (_, id) in self
-            .by_end_key
-            .range((std::ops::Bound::Excluded(EndKey::Key(start.to_vec())), std::ops::Bound::Unbounded))
-        {
-            let Some(info) = self.regions.get(id) else { continue };
+        for (_, id) in self.by_end_key.range((
+            std::ops::Bound::Excluded(EndKey::Key(start.to_vec())),
+            std::ops::Bound::Unbounded,
+        )) {
+            let Some(info) = self.regions.get(id) else {
+                continue;
+            };
             if !end.is_empty() && info.region.start_key.as_slice() >= end {
                 break;
             }
@@ -315,7 +348,12 @@ impl Cluster {
 
     /// Sets (TTL > 0) or removes (TTL <= 0) a service's safe point; returns the minimum over
     /// services and the GC safe point.
-    pub fn update_service_safe_point(&mut self, service: Vec<u8>, ttl: i64, safe_point: u64) -> Result<u64> {
+    pub fn update_service_safe_point(
+        &mut self,
+        service: Vec<u8>,
+        ttl: i64,
+        safe_point: u64,
+    ) -> Result<u64> {
         let key = [meta::SERVICE_GC_PREFIX, &service].concat();
         if ttl <= 0 {
             self.service_safe_points.remove(&service);

@@ -55,7 +55,8 @@ pub struct PdServer {
 impl PdServer {
     /// Opens (or creates) the PD data in `data_dir`.
     pub fn open(data_dir: &Path, config: PdConfig) -> Result<PdServer> {
-        std::fs::create_dir_all(data_dir).map_err(|err| Error::Storage(format!("creating {}: {err}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|err| Error::Storage(format!("creating {}: {err}", data_dir.display())))?;
         let meta = meta::MetaStore::open(data_dir)?;
         let cluster = Arc::new(Mutex::new(Cluster::open(meta)?));
         let cluster_id = cluster.lock().cluster_id();
@@ -79,7 +80,11 @@ impl PdServer {
     }
 
     /// Serves `pdpb.PD` on `listener` until `shutdown` completes.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()> {
         tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_service(PdGrpcServer::new(self.service))

@@ -58,7 +58,11 @@ impl MetaStore {
             None => Ok(None),
             Some(bytes) => {
                 let array: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
-                    Error::Corrupted(format!("{} holds {} bytes, want 8", String::from_utf8_lossy(key), bytes.len()))
+                    Error::Corrupted(format!(
+                        "{} holds {} bytes, want 8",
+                        String::from_utf8_lossy(key),
+                        bytes.len()
+                    ))
                 })?;
                 Ok(Some(u64::from_be_bytes(array)))
             }

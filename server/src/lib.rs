@@ -125,6 +125,9 @@ pub async fn run(
         .join(&engine, &advertise, &status_addr.to_string())
         .await?;
     tracing::info!(store_id = identity.store_id, region_id = identity.region.id, %kv_addr, %pd_addr, "store joined the cluster");
+    pd_client
+        .announce_leader(&identity, Duration::from_secs(10))
+        .await?;
     let max_ts = pd_client.get_ts().await?;
     let local = LocalEngine::new(
         engine.clone(),

@@ -187,6 +187,52 @@ impl PdConnection {
         Ok(())
     }
 
+    /// Reports the region until PD knows its leader (at most `wait`), so that clients asking
+    /// PD right after the store is ready find where to send requests.
+    pub async fn announce_leader(
+        &mut self,
+        identity: &StoreIdentity,
+        wait: Duration,
+    ) -> Result<()> {
+        let leader = identity
+            .region
+            .peers
+            .iter()
+            .find(|peer| peer.store_id == identity.store_id)
+            .cloned()
+            .ok_or_else(|| {
+                Error::Corrupted(format!(
+                    "region {} has no peer on this store",
+                    identity.region.id
+                ))
+            })?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            self.region_heartbeat(&identity.region, leader.clone(), 1)
+                .await?;
+            let response = self
+                .client
+                .get_region_by_id(pdpb::GetRegionByIdRequest {
+                    header: self.header(),
+                    region_id: identity.region.id,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|status| Error::Pd(format!("GetRegionByID: {status}")))?
+                .into_inner();
+            if response.leader.is_some_and(|known| known.id == leader.id) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Pd(format!(
+                    "PD did not learn the leader of region {}",
+                    identity.region.id
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Joins PD: loads or creates the store identity and, on the first start of the cluster,
     /// bootstraps it with the one region covering all keys.
     pub async fn join<K: KvEngine>(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use basalt_proto::tikvpb::tikv_client::TikvClient;
 use basalt_proto::{kvrpcpb, pdpb, tikvpb};
 use common::{client_config, ServerProcess};
-use tikv_client::{CheckLevel, RawClient, TransactionClient, TransactionOptions};
+use tikv_client::{CheckLevel, RawClient, TimestampExt, TransactionClient, TransactionOptions};
 
 async fn raw_client(server: &ServerProcess) -> RawClient {
     RawClient::new_with_config(vec![server.pd.clone()], client_config())
@@ -87,7 +87,7 @@ async fn raw_kv_round_trip() {
         .unwrap();
     let mut got: Vec<(Vec<u8>, Vec<u8>)> = got
         .into_iter()
-        .map(|pair| (pair.key().into(), pair.value().clone()))
+        .map(|pair| (Vec::<u8>::from(pair.key().clone()), pair.value().clone()))
         .collect();
     got.sort();
     assert_eq!(
@@ -457,6 +457,7 @@ async fn abandoned_locks_are_resolved_by_readers() {
         start_version: start2,
         keys: vec![b"half-primary".to_vec()],
         commit_version: commit_ts,
+        ..Default::default()
     };
     let response = kv.kv_commit(commit).await.unwrap().into_inner();
     assert!(response.error.is_none(), "{response:?}");
@@ -479,6 +480,7 @@ async fn abandoned_locks_are_resolved_by_readers() {
         start_version: start,
         keys: vec![b"dead".to_vec()],
         commit_version: client.current_timestamp().await.unwrap().version(),
+        ..Default::default()
     };
     let response = kv.kv_commit(commit).await.unwrap().into_inner();
     assert!(
@@ -555,6 +557,7 @@ async fn batch_commands_stream_and_bad_input() {
     let batch = tikvpb::BatchCommandsRequest {
         requests,
         request_ids: vec![1, 2],
+        ..Default::default()
     };
     let mut responses = kv
         .batch_commands(futures::stream::iter(vec![batch]))
@@ -597,6 +600,7 @@ async fn batch_commands_stream_and_bad_input() {
             context: Some(wrong),
             key: b"bk".to_vec(),
             version: 1,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -617,6 +621,7 @@ async fn batch_commands_stream_and_bad_input() {
             context: Some(stale),
             key: b"bk".to_vec(),
             version: 1,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -633,6 +638,7 @@ async fn batch_commands_stream_and_bad_input() {
             context: Some(context.clone()),
             key: Vec::new(),
             version: 1,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -644,6 +650,7 @@ async fn batch_commands_stream_and_bad_input() {
             start_version: 10,
             keys: vec![b"k".to_vec()],
             commit_version: 5,
+            ..Default::default()
         })
         .await
         .unwrap()

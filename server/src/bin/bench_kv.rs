@@ -217,6 +217,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                                     start_version: start_ts,
                                     keys: vec![txn_key],
                                     commit_version: start_ts + 1,
+                                    ..Default::default()
                                 };
                                 let _ = client.kv_commit(commit).await;
                             }
