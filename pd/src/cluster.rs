@@ -240,11 +240,7 @@ impl Cluster {
         }
         self.by_end_key
             .insert(EndKey::of(&region.end_key), region.id);
-        let leader = leader.or_else(|| {
-            self.regions
-                .get(&region.id)
-                .and_then(|info| info.leader.clone())
-        });
+        let leader = leader.or_else(|| self.regions.get(&region.id).and_then(|info| info.leader));
         self.regions
             .insert(region.id, RegionInfo { region, leader });
     }
@@ -258,8 +254,8 @@ impl Cluster {
     ) -> Result<()> {
         if let Some(known) = self.regions.get(&region.id) {
             let (old, new) = (
-                known.region.region_epoch.clone().unwrap_or_default(),
-                region.region_epoch.clone().unwrap_or_default(),
+                known.region.region_epoch.unwrap_or_default(),
+                region.region_epoch.unwrap_or_default(),
             );
             if new.version < old.version || new.conf_ver < old.conf_ver {
                 return Ok(());

@@ -79,7 +79,7 @@ fn region_response(
     pdpb::GetRegionResponse {
         header,
         region: info.map(|info| info.region.clone()),
-        leader: info.and_then(|info| info.leader.clone()),
+        leader: info.and_then(|info| info.leader),
         ..Default::default()
     }
 }
@@ -416,7 +416,7 @@ impl Pd for PdService {
             region_metas: infos.iter().map(|info| info.region.clone()).collect(),
             leaders: infos
                 .iter()
-                .map(|info| info.leader.clone().unwrap_or_default())
+                .map(|info| info.leader.unwrap_or_default())
                 .collect(),
             regions: infos
                 .into_iter()

@@ -197,10 +197,7 @@ async fn heartbeats(
         });
     let started = std::time::SystemTime::now();
     loop {
-        if let Err(err) = pd
-            .region_heartbeat(&identity.region, leader.clone(), 1)
-            .await
-        {
+        if let Err(err) = pd.region_heartbeat(&identity.region, leader, 1).await {
             tracing::warn!(%err, "region heartbeat failed");
         }
         let stats = pdpb::StoreStats {
@@ -231,7 +228,7 @@ async fn gc_worker<E: Engine>(
 ) {
     let ctx = RequestContext {
         region_id: region.id,
-        region_epoch: region.region_epoch.clone(),
+        region_epoch: region.region_epoch,
         ..Default::default()
     };
     let mut done = 0u64;

@@ -208,8 +208,7 @@ impl PdConnection {
             })?;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            self.region_heartbeat(&identity.region, leader.clone(), 1)
-                .await?;
+            self.region_heartbeat(&identity.region, leader, 1).await?;
             let response = self
                 .client
                 .get_region_by_id(pdpb::GetRegionByIdRequest {

@@ -52,7 +52,7 @@ async fn region_context(server: &ServerProcess, key: &[u8]) -> kvrpcpb::Context 
     let meta = region.region.expect("region");
     kvrpcpb::Context {
         region_id: meta.id,
-        region_epoch: meta.region_epoch.clone(),
+        region_epoch: meta.region_epoch,
         peer: region.leader,
         ..Default::default()
     }

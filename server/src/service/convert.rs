@@ -12,8 +12,8 @@ pub fn request_context(ctx: Option<&kvrpcpb::Context>) -> RequestContext {
     };
     RequestContext {
         region_id: ctx.region_id,
-        region_epoch: ctx.region_epoch.clone(),
-        peer: ctx.peer.clone(),
+        region_epoch: ctx.region_epoch,
+        peer: ctx.peer,
         resolved_locks: ctx.resolved_locks.clone(),
         read_committed: ctx.isolation_level == kvrpcpb::IsolationLevel::Rc as i32,
     }
@@ -39,9 +39,9 @@ pub fn lock_info(key: Vec<u8>, lock: &Lock) -> kvrpcpb::LockInfo {
 /// An error split the way responses carry it.
 pub enum WireError {
     /// Goes to `region_error`.
-    Region(errorpb::Error),
+    Region(Box<errorpb::Error>),
     /// Goes to `error` / `errors` as a `KeyError`.
-    Key(kvrpcpb::KeyError),
+    Key(Box<kvrpcpb::KeyError>),
 }
 
 impl WireError {
@@ -57,8 +57,8 @@ impl WireError {
 /// Converts a storage error for a transactional response.
 pub fn wire_error(err: Error) -> WireError {
     match err {
-        Error::Region(region) => WireError::Region(*region),
-        other => WireError::Key(key_error(other)),
+        Error::Region(region) => WireError::Region(region),
+        other => WireError::Key(Box::new(key_error(other))),
     }
 }
 
@@ -147,9 +147,9 @@ pub fn key_error(err: Error) -> kvrpcpb::KeyError {
 }
 
 /// Converts a storage error for a raw response: region error or a message.
-pub fn raw_error(err: Error) -> Result<String, errorpb::Error> {
+pub fn raw_error(err: Error) -> Result<String, Box<errorpb::Error>> {
     match err {
-        Error::Region(region) => Err(*region),
+        Error::Region(region) => Err(region),
         other => Ok(other.to_string()),
     }
 }

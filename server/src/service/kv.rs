@@ -27,11 +27,11 @@ macro_rules! set_txn_error {
     ($response:expr, $err:expr) => {{
         match wire_error($err) {
             WireError::Region(region) => {
-                $response.region_error = Some(region);
+                $response.region_error = Some(*region);
                 "region_error"
             }
             WireError::Key(key) => {
-                $response.error = Some(key);
+                $response.error = Some(*key);
                 "key_error"
             }
         }
@@ -43,7 +43,7 @@ macro_rules! set_raw_error {
     ($response:expr, $err:expr) => {{
         match raw_error($err) {
             Err(region) => {
-                $response.region_error = Some(region);
+                $response.region_error = Some(*region);
                 "region_error"
             }
             Ok(message) => {
@@ -248,11 +248,11 @@ impl<E: Engine> KvHandlers<E> {
             }
             Err(err) => match wire_error(err) {
                 WireError::Region(region) => {
-                    response.region_error = Some(region);
+                    response.region_error = Some(*region);
                     "region_error"
                 }
                 WireError::Key(key) => {
-                    response.errors = vec![key];
+                    response.errors = vec![*key];
                     "key_error"
                 }
             },
@@ -468,11 +468,11 @@ impl<E: Engine> KvHandlers<E> {
             }
             Err(err) => match wire_error(err) {
                 WireError::Region(region) => {
-                    response.region_error = Some(region);
+                    response.region_error = Some(*region);
                     "region_error"
                 }
                 WireError::Key(key) => {
-                    response.errors = vec![key];
+                    response.errors = vec![*key];
                     "key_error"
                 }
             },
@@ -502,11 +502,11 @@ impl<E: Engine> KvHandlers<E> {
             Ok(()) => "ok",
             Err(err) => match wire_error(err) {
                 WireError::Region(region) => {
-                    response.region_error = Some(region);
+                    response.region_error = Some(*region);
                     "region_error"
                 }
                 WireError::Key(key) => {
-                    response.errors = vec![key];
+                    response.errors = vec![*key];
                     "key_error"
                 }
             },
@@ -658,7 +658,7 @@ impl<E: Engine> KvHandlers<E> {
             }
             Err(err) => match raw_error(err) {
                 Err(region) => {
-                    response.region_error = Some(region);
+                    response.region_error = Some(*region);
                     "region_error"
                 }
                 Ok(_) => "error",
@@ -690,7 +690,7 @@ impl<E: Engine> KvHandlers<E> {
         let (region, message, label) = match result {
             Ok(()) => (None, String::new(), "ok"),
             Err(err) => match raw_error(err) {
-                Err(region) => (Some(region), String::new(), "region_error"),
+                Err(region) => (Some(*region), String::new(), "region_error"),
                 Ok(message) => (None, message, "error"),
             },
         };
@@ -815,7 +815,7 @@ impl<E: Engine> KvHandlers<E> {
             }
             Err(err) => match raw_error(err) {
                 Err(region) => {
-                    response.region_error = Some(region);
+                    response.region_error = Some(*region);
                     "region_error"
                 }
                 Ok(_) => "error",
@@ -864,7 +864,7 @@ impl<E: Engine> KvHandlers<E> {
                         })),
                         Err(err) => {
                             if let Err(region) = raw_error(err) {
-                                response.region_error = Some(region);
+                                response.region_error = Some(*region);
                                 label = "region_error";
                             } else {
                                 label = "error";
