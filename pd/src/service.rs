@@ -114,6 +114,12 @@ impl Pd for PdService {
                 let reply = match message {
                     Ok(tso_request) => match service.check_header(tso_request.header.as_ref()) {
                         Err(status) => Err(status),
+                        Ok(()) if !crate::tso::valid_count(tso_request.count) => {
+                            Err(Status::invalid_argument(format!(
+                                "tso count {} must be between 1 and 2^18 - 1",
+                                tso_request.count
+                            )))
+                        }
                         Ok(()) => {
                             let allocated = service.cluster.lock().allocate_ts(tso_request.count);
                             match allocated {

@@ -12,6 +12,11 @@ pub const LOGICAL_BITS: u32 = 18;
 const MAX_LOGICAL: u64 = 1 << LOGICAL_BITS;
 const SAVE_AHEAD_MS: u64 = 3000;
 
+/// Whether one request may ask for `count` timestamps (they must fit one physical tick).
+pub fn valid_count(count: u32) -> bool {
+    count > 0 && u64::from(count) < MAX_LOGICAL
+}
+
 /// Oracle state; callers serialize access.
 pub struct Tso {
     physical: u64,
@@ -37,9 +42,10 @@ impl Tso {
         })
     }
 
-    /// Reserves `count` timestamps and returns `(physical, logical)` of the highest.
+    /// Reserves `count` timestamps and returns `(physical, logical)` of the highest. `count`
+    /// must be below `2^18` (`valid_count`).
     pub fn allocate(&mut self, meta: &MetaStore, count: u32) -> Result<(u64, u64)> {
-        let count = u64::from(count.max(1));
+        let count = u64::from(count.max(1)).min(MAX_LOGICAL - 1);
         let now = wall_clock_ms();
         if now > self.physical {
             self.physical = now;
@@ -56,5 +62,31 @@ impl Tso {
         }
         self.logical += count;
         Ok((self.physical, self.logical))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_overflow_moves_to_the_next_tick_and_window_is_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = MetaStore::open(dir.path()).unwrap();
+        let mut tso = Tso::open(&meta).unwrap();
+        let mut last = 0;
+        for _ in 0..10 {
+            let (physical, logical) = tso.allocate(&meta, 100_000).unwrap();
+            assert!(logical < MAX_LOGICAL);
+            let ts = (physical << LOGICAL_BITS) | logical;
+            assert!(ts > last);
+            last = ts;
+        }
+        let saved = meta.get_u64(TSO_WINDOW).unwrap().unwrap();
+        assert!(saved > last >> LOGICAL_BITS);
+        let mut reopened = Tso::open(&meta).unwrap();
+        let (physical, logical) = reopened.allocate(&meta, 1).unwrap();
+        assert!((physical << LOGICAL_BITS) | logical > last);
+        assert!(!valid_count(0) && !valid_count(1 << 18) && valid_count(1));
     }
 }
