@@ -694,6 +694,41 @@ async fn batch_commands_stream_and_bad_input() {
     assert_eq!(got.value, b"bv".to_vec());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_endpoint_counts_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let client = raw_client(&server).await;
+    client.put("m".to_owned(), "1".to_owned()).await.unwrap();
+    client.get("m".to_owned()).await.unwrap();
+    let body = http_get(&server.status, "/metrics").await;
+    let line = body
+        .lines()
+        .find(|line| {
+            line.starts_with("basalt_grpc_requests_total")
+                && line.contains("method=\"raw_put\"")
+                && line.contains("result=\"ok\"")
+        })
+        .unwrap_or_else(|| panic!("no raw_put counter in:\n{body}"));
+    let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 1.0, "{line}");
+    assert!(body.contains("basalt_grpc_request_duration_seconds_bucket"));
+    assert!(http_get(&server.status, "/nope")
+        .await
+        .starts_with("HTTP/1.1 404"));
+}
+
+/// A minimal HTTP/1.1 GET returning the whole response text.
+async fn http_get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
 /// Sends `payload` as the body of a unary gRPC call to `path`, bypassing protobuf encoding.
 async fn send_garbage(
     addr: &str,

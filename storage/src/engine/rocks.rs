@@ -238,3 +238,57 @@ impl EngineIterator for RocksIterator {
         self.iter.value().unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{CF_LOCK, CF_WRITE};
+
+    #[test]
+    fn snapshots_iterators_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = RocksEngine::open(dir.path(), &RocksOptions::default()).unwrap();
+        let batch: Vec<Modify> = (0u8..10)
+            .map(|i| Modify::Put(CF_WRITE, vec![b'k', i], vec![i]))
+            .chain([Modify::Put(CF_LOCK, b"lock".to_vec(), b"l".to_vec())])
+            .collect();
+        engine.write(&batch, true).unwrap();
+        let snapshot = engine.snapshot();
+        engine
+            .write(
+                &[Modify::DeleteRange(CF_WRITE, vec![b'k', 0], vec![b'k', 5])],
+                true,
+            )
+            .unwrap();
+        // The snapshot still sees everything; the engine does not.
+        assert_eq!(
+            snapshot.get_cf(CF_WRITE, &[b'k', 1]).unwrap(),
+            Some(vec![1])
+        );
+        assert_eq!(engine.get_cf(CF_WRITE, &[b'k', 1]).unwrap(), None);
+        let mut iter = snapshot
+            .iterator_cf(CF_WRITE, IterOptions::bounded(&[b'k', 3], &[b'k', 6]))
+            .unwrap();
+        let mut keys = Vec::new();
+        let mut valid = iter.seek_to_first().unwrap();
+        while valid {
+            keys.push(iter.key().to_vec());
+            valid = iter.next().unwrap();
+        }
+        assert_eq!(keys, vec![vec![b'k', 3], vec![b'k', 4], vec![b'k', 5]]);
+        assert!(iter.seek_for_prev(&[b'k', 9]).unwrap());
+        assert_eq!(iter.key(), &[b'k', 5]);
+        // The snapshot outlives the engine handle that made it.
+        drop(engine);
+        assert_eq!(
+            snapshot.get_cf(CF_LOCK, b"lock").unwrap(),
+            Some(b"l".to_vec())
+        );
+        assert!(snapshot.get_cf("nope", b"x").is_err());
+        drop(iter);
+        drop(snapshot);
+        let engine = RocksEngine::open(dir.path(), &RocksOptions::default()).unwrap();
+        assert_eq!(engine.get_cf(CF_WRITE, &[b'k', 7]).unwrap(), Some(vec![7]));
+        assert_eq!(engine.get_cf(CF_WRITE, &[b'k', 2]).unwrap(), None);
+    }
+}
