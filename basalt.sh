@@ -15,7 +15,16 @@ case "${1:-}" in
         shift
         cargo fmt --all -- --check
         cargo clippy --workspace --all-targets --quiet -- -D warnings
-        exec cargo test --workspace "$@"
+        log="$(mktemp)"
+        set +e
+        cargo test --workspace "$@" 2>&1 | tee "$log"
+        status=${PIPESTATUS[0]}
+        set -e
+        # One closing line with the totals over every test binary.
+        awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+             END { printf "basalt: %d passed, %d failed\n", p, f }' "$log"
+        rm -f "$log"
+        exit "$status"
         ;;
     *)
         echo "usage: ./basalt.sh run [server flags] | ./basalt.sh test" >&2
