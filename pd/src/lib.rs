@@ -3,13 +3,51 @@
 //! `basalt-server` on its own port, serving `pdpb.PD` to the store and to clients such as
 //! `tikv-client`.
 //!
-//! Read `Cluster` first: the whole state, with write-through persistence to a small RocksDB.
-//! `PdServer` opens it and serves it over gRPC.
+//! Read `Cluster` first: the whole state, with write-through persistence to PD's own small
+//! RocksDB (never the store's). `PdServer` opens it and serves it over gRPC; an embedding
+//! server reaches the same `Cluster` in process through `PdServer::cluster`.
+//!
+//! ```no_run
+//! # async fn example() -> basalt_pd::Result<()> {
+//! use basalt_pd::{PdConfig, PdServer};
+//! use basalt_proto::metapb;
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:2379").await.map_err(|err| {
+//!     basalt_pd::Error::Storage(err.to_string())
+//! })?;
+//! let url = format!("http://{}", listener.local_addr().expect("bound"));
+//! let pd = PdServer::open("data/pd".as_ref(), PdConfig { advertise_url: url, ..Default::default() })?;
+//! let cluster = pd.cluster().clone();
+//! let serving = tokio::spawn(pd.serve(listener, std::future::pending()));
+//! // In process: the first store bootstraps the cluster with one region covering all keys.
+//! let mut cluster = cluster.lock();
+//! if !cluster.is_bootstrapped() {
+//!     let (store_id, region_id, peer_id) = (cluster.alloc_ids(1)?, cluster.alloc_ids(1)?, cluster.alloc_ids(1)?);
+//!     let peer = metapb::Peer { id: peer_id, store_id, ..Default::default() };
+//!     let region = metapb::Region {
+//!         id: region_id,
+//!         region_epoch: Some(metapb::RegionEpoch { conf_ver: 1, version: 1 }),
+//!         peers: vec![peer],
+//!         ..Default::default()
+//!     };
+//!     let store = metapb::Store { id: store_id, address: "127.0.0.1:20160".into(), ..Default::default() };
+//!     cluster.bootstrap(store, region.clone())?;
+//!     cluster.put_region(region, Some(peer))?; // the leader, as a heartbeat would report it
+//! }
+//! # drop(cluster); drop(serving);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Not here yet: schedulers and operators, multiple PD members, keyspaces, and the `pdpb`
+//! RPCs Basalt does not declare (gRPC answers those with `Unimplemented`).
 #![deny(missing_docs)]
 
 mod cluster;
 mod error;
 mod meta;
+mod region;
+mod safe_point;
 mod service;
 mod tso;
 
@@ -23,10 +61,12 @@ use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-pub use cluster::{Cluster, RegionInfo};
+pub use cluster::Cluster;
 pub use error::{Error, Result};
+pub use region::{RegionInfo, RegionStats};
+pub use safe_point::ServiceSafePoint;
 pub use service::PdService;
-pub use tso::LOGICAL_BITS;
+pub use tso::{compose_ts, LOGICAL_BITS};
 
 /// Settings of an embedded PD.
 #[derive(Debug, Clone)]
@@ -57,12 +97,13 @@ impl PdServer {
     pub fn open(data_dir: &Path, config: PdConfig) -> Result<PdServer> {
         std::fs::create_dir_all(data_dir)
             .map_err(|err| Error::Storage(format!("creating {}: {err}", data_dir.display())))?;
-        let meta = meta::MetaStore::open(data_dir)?;
-        let cluster = Arc::new(Mutex::new(Cluster::open(meta)?));
+        let cluster = Arc::new(Mutex::new(Cluster::open(data_dir)?));
         let cluster_id = cluster.lock().cluster_id();
+        tracing::info!(cluster_id, url = %config.advertise_url, "PD opened");
         let member = pdpb::Member {
             name: config.name,
-            member_id: cluster_id ^ 0x5044, // stable per data dir; one member
+            // Stable per data directory; there is one member.
+            member_id: cluster_id ^ 0x5044,
             peer_urls: vec![config.advertise_url.clone()],
             client_urls: vec![config.advertise_url],
             binary_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -74,9 +115,15 @@ impl PdServer {
         })
     }
 
-    /// The shared cluster state.
+    /// The shared cluster state, for in-process calls (bootstrap, ids, stores, regions). Clone
+    /// the `Arc` before `serve` consumes the server.
     pub fn cluster(&self) -> &Arc<Mutex<Cluster>> {
         &self.cluster
+    }
+
+    /// The cluster id (generated on the first open of the data directory).
+    pub fn cluster_id(&self) -> u64 {
+        self.cluster.lock().cluster_id()
     }
 
     /// Serves `pdpb.PD` on `listener` until `shutdown` completes.

@@ -1,16 +1,12 @@
-//! Durable metadata: a small RocksDB holding the cluster id, the id allocator's high-water
-//! mark, the TSO window, the GC safe points, stores and regions.
+//! Durable metadata: a small RocksDB (PD's own, never the store's) holding the cluster id, the
+//! bootstrapped cluster meta, the id allocator's high-water mark, the TSO window, the GC safe
+//! points, stores and regions. Every write is synced.
 
 use std::path::Path;
 
 use rocksdb::{Options, WriteBatch, WriteOptions, DB};
 
 use crate::error::{Error, Result};
-
-/// The PD's metadata database.
-pub struct MetaStore {
-    db: DB,
-}
 
 /// Key of the cluster id.
 pub const CLUSTER_ID: &[u8] = b"cluster_id";
@@ -22,11 +18,11 @@ pub const ALLOC_ID: &[u8] = b"alloc_id";
 pub const TSO_WINDOW: &[u8] = b"tso_window";
 /// Key of the GC safe point.
 pub const GC_SAFE_POINT: &[u8] = b"gc_safe_point";
-/// Prefix of stores (`store/{id:020}`).
+/// Prefix of stores (`store/{id:020}` → `metapb.Store`).
 pub const STORE_PREFIX: &[u8] = b"store/";
-/// Prefix of regions (`region/{id:020}`).
+/// Prefix of regions (`region/{id:020}` → `metapb.Region`).
 pub const REGION_PREFIX: &[u8] = b"region/";
-/// Prefix of service GC safe points (`service_gc/{service id}`).
+/// Prefix of service GC safe points (`service_gc/{service id}` → safe point, expiry).
 pub const SERVICE_GC_PREFIX: &[u8] = b"service_gc/";
 
 /// The key of an id under a prefix.
@@ -36,12 +32,46 @@ pub fn id_key(prefix: &[u8], id: u64) -> Vec<u8> {
     key
 }
 
+/// Reads a big-endian u64 stored under `what`.
+pub fn decode_u64(what: &str, bytes: &[u8]) -> Result<u64> {
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| Error::Corrupted(format!("{what} holds {} bytes, want 8", bytes.len())))?;
+    Ok(u64::from_be_bytes(array))
+}
+
+/// A set of puts and deletes applied atomically.
+#[derive(Default)]
+pub struct Changes {
+    batch: WriteBatch,
+}
+
+impl Changes {
+    /// Sets `key` to `value`.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> &mut Self {
+        self.batch.put(key, value);
+        self
+    }
+
+    /// Removes `key`.
+    pub fn delete(&mut self, key: &[u8]) -> &mut Self {
+        self.batch.delete(key);
+        self
+    }
+}
+
+/// The PD's metadata database.
+pub struct MetaStore {
+    db: DB,
+}
+
 impl MetaStore {
     /// Opens (creating) the metadata database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.set_keep_log_file_num(2);
+        options.set_max_total_wal_size(16 << 20);
         Ok(MetaStore {
             db: DB::open(&options, path)?,
         })
@@ -54,35 +84,23 @@ impl MetaStore {
 
     /// Reads a u64 written by `put_u64`.
     pub fn get_u64(&self, key: &[u8]) -> Result<Option<u64>> {
-        match self.get(key)? {
-            None => Ok(None),
-            Some(bytes) => {
-                let array: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
-                    Error::Corrupted(format!(
-                        "{} holds {} bytes, want 8",
-                        String::from_utf8_lossy(key),
-                        bytes.len()
-                    ))
-                })?;
-                Ok(Some(u64::from_be_bytes(array)))
-            }
-        }
+        self.get(key)?
+            .map(|bytes| decode_u64(&String::from_utf8_lossy(key), &bytes))
+            .transpose()
     }
 
-    /// Writes values atomically and durably.
-    pub fn put_all(&self, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
-        let mut batch = WriteBatch::default();
-        for (key, value) in pairs {
-            batch.put(key, value);
-        }
+    /// Applies `changes` atomically and durably.
+    pub fn write(&self, changes: Changes) -> Result<()> {
         let mut options = WriteOptions::default();
         options.set_sync(true);
-        Ok(self.db.write_opt(batch, &options)?)
+        Ok(self.db.write_opt(changes.batch, &options)?)
     }
 
     /// Writes one value durably.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.put_all(&[(key.to_vec(), value.to_vec())])
+        let mut changes = Changes::default();
+        changes.put(key, value);
+        self.write(changes)
     }
 
     /// Writes a u64 durably.
@@ -90,7 +108,7 @@ impl MetaStore {
         self.put(key, &value.to_be_bytes())
     }
 
-    /// Every value under `prefix`, in key order.
+    /// Every pair under `prefix`, in key order.
     pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
         let mut iter = self.db.raw_iterator();

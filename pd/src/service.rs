@@ -1,4 +1,7 @@
-//! The `pdpb.PD` gRPC service over a `Cluster`.
+//! The `pdpb.PD` gRPC service over a `Cluster`. Each handler checks the request header, calls
+//! one `Cluster` method and wraps the answer; errors become responses in one place (`reply`):
+//! cluster-level conditions (not bootstrapped, unknown store, stale region, ...) travel in the
+//! response header as upstream PD sends them, storage failures as gRPC statuses.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,76 +14,211 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::cluster::{Cluster, RegionInfo};
+use crate::cluster::{unix_seconds, Cluster};
+use crate::error::Error;
+use crate::region::RegionInfo;
+
+/// Most ids one `AllocID` may ask for.
+const MAX_ALLOC_COUNT: u32 = 1_000_000;
 
 /// The PD service.
 #[derive(Clone)]
 pub struct PdService {
     cluster: Arc<Mutex<Cluster>>,
+    cluster_id: u64,
     member: pdpb::Member,
 }
 
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
+/// Responses carrying a `pdpb.ResponseHeader`.
+trait WithHeader: Default {
+    fn set_header(&mut self, header: pdpb::ResponseHeader);
+}
+
+macro_rules! with_header {
+    ($($response:ty),* $(,)?) => {
+        $(impl WithHeader for $response {
+            fn set_header(&mut self, header: pdpb::ResponseHeader) {
+                self.header = Some(header);
+            }
+        })*
+    };
+}
+
+with_header!(
+    pdpb::GetMembersResponse,
+    pdpb::BootstrapResponse,
+    pdpb::IsBootstrappedResponse,
+    pdpb::AllocIdResponse,
+    pdpb::GetStoreResponse,
+    pdpb::PutStoreResponse,
+    pdpb::GetAllStoresResponse,
+    pdpb::StoreHeartbeatResponse,
+    pdpb::RegionHeartbeatResponse,
+    pdpb::GetRegionResponse,
+    pdpb::ScanRegionsResponse,
+    pdpb::AskSplitResponse,
+    pdpb::ReportSplitResponse,
+    pdpb::AskBatchSplitResponse,
+    pdpb::ReportBatchSplitResponse,
+    pdpb::GetClusterConfigResponse,
+    pdpb::PutClusterConfigResponse,
+    pdpb::GetGcSafePointResponse,
+    pdpb::UpdateGcSafePointResponse,
+    pdpb::UpdateServiceGcSafePointResponse,
+    pdpb::GetOperatorResponse,
+    pdpb::ReportMinResolvedTsResponse,
+);
+
+/// The header error type of a cluster-level error, or `None` for failures that become a gRPC
+/// status.
+fn error_type(err: &Error) -> Option<ErrorType> {
+    match err {
+        Error::NotBootstrapped => Some(ErrorType::NotBootstrapped),
+        Error::AlreadyBootstrapped => Some(ErrorType::AlreadyBootstrapped),
+        Error::StoreTombstone(_) => Some(ErrorType::StoreTombstone),
+        Error::InvalidArgument(_)
+        | Error::StoreNotFound(_)
+        | Error::DuplicatedAddress { .. }
+        | Error::StaleRegion { .. } => Some(ErrorType::Unknown),
+        Error::Storage(_) | Error::Corrupted(_) | Error::Transport(_) => None,
+    }
+}
+
+fn region_response(info: Option<RegionInfo>) -> pdpb::GetRegionResponse {
+    match info {
+        None => pdpb::GetRegionResponse::default(),
+        Some(info) => pdpb::GetRegionResponse {
+            region: Some(info.region),
+            leader: info.leader,
+            down_peers: info.down_peers,
+            pending_peers: info.pending_peers,
+            ..Default::default()
+        },
+    }
+}
+
+fn scan_response(infos: Vec<RegionInfo>) -> pdpb::ScanRegionsResponse {
+    let mut response = pdpb::ScanRegionsResponse::default();
+    for info in infos {
+        // Upstream sends an empty peer when the leader is unknown, in both forms.
+        let leader = info.leader.unwrap_or_default();
+        response.region_metas.push(info.region.clone());
+        response.leaders.push(leader);
+        response.regions.push(pdpb::Region {
+            region: Some(info.region),
+            leader: Some(leader),
+            down_peers: info.down_peers,
+            pending_peers: info.pending_peers,
+            buckets: None,
+        });
+    }
+    response
+}
+
 impl PdService {
-    /// A service answering for `cluster`, advertising `member`.
+    /// A service answering for `cluster`, advertising `member` as the only member and leader.
     pub fn new(cluster: Arc<Mutex<Cluster>>, member: pdpb::Member) -> Self {
-        PdService { cluster, member }
+        let cluster_id = cluster.lock().cluster_id();
+        PdService {
+            cluster,
+            cluster_id,
+            member,
+        }
     }
 
-    fn header(&self) -> Option<pdpb::ResponseHeader> {
-        Some(pdpb::ResponseHeader {
-            cluster_id: self.cluster.lock().cluster_id(),
+    fn header(&self) -> pdpb::ResponseHeader {
+        pdpb::ResponseHeader {
+            cluster_id: self.cluster_id,
             error: None,
-        })
+        }
     }
 
-    fn error_header(
-        &self,
-        kind: ErrorType,
-        message: impl Into<String>,
-    ) -> Option<pdpb::ResponseHeader> {
-        Some(pdpb::ResponseHeader {
-            cluster_id: self.cluster.lock().cluster_id(),
-            error: Some(pdpb::Error {
-                r#type: kind as i32,
-                message: message.into(),
+    /// The header for `err`, or the status to fail the call with.
+    fn error_header(&self, err: Error) -> Result<pdpb::ResponseHeader, Status> {
+        match error_type(&err) {
+            Some(kind) => Ok(pdpb::ResponseHeader {
+                cluster_id: self.cluster_id,
+                error: Some(pdpb::Error {
+                    r#type: kind as i32,
+                    message: err.to_string(),
+                }),
             }),
-        })
+            None => {
+                tracing::error!(%err, "PD request failed");
+                Err(Status::internal(err.to_string()))
+            }
+        }
     }
 
-    /// Rejects requests addressed to another cluster, as upstream PD does.
+    /// Wraps a handler's result: the response with an OK header, or a default response with
+    /// the error's header.
+    fn reply<R: WithHeader>(&self, result: crate::Result<R>) -> Result<Response<R>, Status> {
+        let (mut response, header) = match result {
+            Ok(response) => (response, self.header()),
+            Err(err) => (R::default(), self.error_header(err)?),
+        };
+        response.set_header(header);
+        Ok(Response::new(response))
+    }
+
+    /// Rejects requests addressed to another cluster with `FailedPrecondition`, as upstream PD
+    /// does. A zero (unset) cluster id is accepted, so tools that do not know it yet can ask.
     fn check_header(&self, header: Option<&pdpb::RequestHeader>) -> Result<(), Status> {
-        let ours = self.cluster.lock().cluster_id();
         match header {
-            Some(header) if header.cluster_id != 0 && header.cluster_id != ours => {
+            Some(header) if header.cluster_id != 0 && header.cluster_id != self.cluster_id => {
                 Err(Status::failed_precondition(format!(
-                    "mismatch cluster id, need {ours} but got {}",
-                    header.cluster_id
+                    "mismatch cluster id, need {} but got {}",
+                    self.cluster_id, header.cluster_id
                 )))
             }
             _ => Ok(()),
         }
     }
 
-    fn not_bootstrapped(&self) -> Option<pdpb::ResponseHeader> {
-        self.error_header(ErrorType::NotBootstrapped, "cluster is not bootstrapped")
+    fn tso_reply(&self, request: pdpb::TsoRequest) -> Result<pdpb::TsoResponse, Status> {
+        self.check_header(request.header.as_ref())?;
+        let allocated = self.cluster.lock().allocate_ts(request.count);
+        match allocated {
+            Ok((physical, logical)) => Ok(pdpb::TsoResponse {
+                header: Some(self.header()),
+                count: request.count,
+                timestamp: Some(pdpb::Timestamp {
+                    physical: i64::try_from(physical).unwrap_or(i64::MAX),
+                    logical: i64::try_from(logical).unwrap_or(i64::MAX),
+                    suffix_bits: 0,
+                }),
+            }),
+            Err(Error::InvalidArgument(message)) => Err(Status::invalid_argument(message)),
+            Err(err) => {
+                tracing::error!(%err, "allocating timestamps failed");
+                Err(Status::internal(err.to_string()))
+            }
+        }
     }
-}
 
-fn internal(err: crate::Error) -> Status {
-    Status::internal(err.to_string())
-}
-
-fn region_response(
-    header: Option<pdpb::ResponseHeader>,
-    info: Option<&RegionInfo>,
-) -> pdpb::GetRegionResponse {
-    pdpb::GetRegionResponse {
-        header,
-        region: info.map(|info| info.region.clone()),
-        leader: info.and_then(|info| info.leader),
-        ..Default::default()
+    /// Handles one region heartbeat; `Some` is a response to send back (only errors today:
+    /// PD has no operators yet), `Err` ends the stream.
+    fn heartbeat_reply(
+        &self,
+        heartbeat: &pdpb::RegionHeartbeatRequest,
+    ) -> Result<Option<pdpb::RegionHeartbeatResponse>, Status> {
+        self.check_header(heartbeat.header.as_ref())?;
+        let result = self.cluster.lock().region_heartbeat(heartbeat);
+        match result {
+            Ok(()) => Ok(None),
+            Err(err) => {
+                let region_id = heartbeat.region.as_ref().map_or(0, |region| region.id);
+                tracing::warn!(region_id, %err, "region heartbeat refused");
+                Ok(Some(pdpb::RegionHeartbeatResponse {
+                    header: Some(self.error_header(err)?),
+                    region_id,
+                    target_peer: heartbeat.leader,
+                    ..Default::default()
+                }))
+            }
+        }
     }
 }
 
@@ -88,11 +226,10 @@ fn region_response(
 impl Pd for PdService {
     async fn get_members(
         &self,
-        request: Request<pdpb::GetMembersRequest>,
+        _request: Request<pdpb::GetMembersRequest>,
     ) -> Result<Response<pdpb::GetMembersResponse>, Status> {
-        self.check_header(request.get_ref().header.as_ref())?;
-        Ok(Response::new(pdpb::GetMembersResponse {
-            header: self.header(),
+        // Like upstream, GetMembers does not check the cluster id: it is how clients learn it.
+        self.reply(Ok(pdpb::GetMembersResponse {
             members: vec![self.member.clone()],
             leader: Some(self.member.clone()),
             etcd_leader: Some(self.member.clone()),
@@ -111,33 +248,7 @@ impl Pd for PdService {
         let service = self.clone();
         tokio::spawn(async move {
             while let Some(message) = incoming.next().await {
-                let reply = match message {
-                    Ok(tso_request) => match service.check_header(tso_request.header.as_ref()) {
-                        Err(status) => Err(status),
-                        Ok(()) if !crate::tso::valid_count(tso_request.count) => {
-                            Err(Status::invalid_argument(format!(
-                                "tso count {} must be between 1 and 2^18 - 1",
-                                tso_request.count
-                            )))
-                        }
-                        Ok(()) => {
-                            let allocated = service.cluster.lock().allocate_ts(tso_request.count);
-                            match allocated {
-                                Ok((physical, logical)) => Ok(pdpb::TsoResponse {
-                                    header: service.header(),
-                                    count: tso_request.count.max(1),
-                                    timestamp: Some(pdpb::Timestamp {
-                                        physical: physical as i64,
-                                        logical: logical as i64,
-                                        suffix_bits: 0,
-                                    }),
-                                }),
-                                Err(err) => Err(internal(err)),
-                            }
-                        }
-                    },
-                    Err(status) => Err(status),
-                };
+                let reply = message.and_then(|request| service.tso_reply(request));
                 let failed = reply.is_err();
                 if sender.send(reply).await.is_err() || failed {
                     break;
@@ -153,36 +264,16 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::BootstrapResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let (Some(store), Some(region)) = (request.store, request.region) else {
-            return Err(Status::invalid_argument(
-                "bootstrap needs a store and a region",
-            ));
+        let result = match (request.store, request.region) {
+            (Some(store), Some(region)) => self.cluster.lock().bootstrap(store, region),
+            (None, _) => Err(Error::InvalidArgument(
+                "missing store meta for bootstrap".into(),
+            )),
+            (_, None) => Err(Error::InvalidArgument(
+                "missing region meta for bootstrap".into(),
+            )),
         };
-        let mut cluster = self.cluster.lock();
-        if cluster.is_bootstrapped() {
-            drop(cluster);
-            return Ok(Response::new(pdpb::BootstrapResponse {
-                header: self.error_header(
-                    ErrorType::AlreadyBootstrapped,
-                    "cluster is already bootstrapped",
-                ),
-            }));
-        }
-        if store.id == 0 || region.id == 0 || region.peers.is_empty() {
-            return Err(Status::invalid_argument(
-                "bootstrap store and region need ids and a peer",
-            ));
-        }
-        tracing::info!(
-            store_id = store.id,
-            region_id = region.id,
-            "bootstrapping the cluster"
-        );
-        cluster.bootstrap(store, region).map_err(internal)?;
-        drop(cluster);
-        Ok(Response::new(pdpb::BootstrapResponse {
-            header: self.header(),
-        }))
+        self.reply(result.map(|()| pdpb::BootstrapResponse::default()))
     }
 
     async fn is_bootstrapped(
@@ -191,9 +282,9 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::IsBootstrappedResponse>, Status> {
         self.check_header(request.get_ref().header.as_ref())?;
         let bootstrapped = self.cluster.lock().is_bootstrapped();
-        Ok(Response::new(pdpb::IsBootstrappedResponse {
-            header: self.header(),
+        self.reply(Ok(pdpb::IsBootstrappedResponse {
             bootstrapped,
+            ..Default::default()
         }))
     }
 
@@ -203,17 +294,19 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::AllocIdResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let count = u64::from(request.count.max(1));
-        if count > 1_000_000 {
-            return Err(Status::invalid_argument(format!(
-                "cannot allocate {count} ids at once"
-            )));
-        }
-        let id = self.cluster.lock().alloc_ids(count).map_err(internal)?;
-        Ok(Response::new(pdpb::AllocIdResponse {
-            header: self.header(),
+        let count = request.count.max(1);
+        let result = if count > MAX_ALLOC_COUNT {
+            Err(Error::InvalidArgument(format!(
+                "cannot allocate {count} ids at once (at most {MAX_ALLOC_COUNT})"
+            )))
+        } else {
+            self.cluster.lock().alloc_ids(u64::from(count))
+        };
+        // Upstream fills `count` only for batches.
+        self.reply(result.map(|id| pdpb::AllocIdResponse {
             id,
-            count: count as u32,
+            count: if count > 1 { count } else { 0 },
+            ..Default::default()
         }))
     }
 
@@ -223,36 +316,11 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetStoreResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let cluster = self.cluster.lock();
-        if !cluster.is_bootstrapped() {
-            drop(cluster);
-            return Ok(Response::new(pdpb::GetStoreResponse {
-                header: self.not_bootstrapped(),
-                ..Default::default()
-            }));
-        }
-        let (store, stats) = (
-            cluster.store(request.store_id).cloned(),
-            cluster.store_stats(request.store_id).cloned(),
-        );
-        drop(cluster);
-        let header = match &store {
-            Some(store) if store.state == basalt_proto::metapb::StoreState::Tombstone as i32 => {
-                self.error_header(
-                    ErrorType::StoreTombstone,
-                    format!("store {} is a tombstone", store.id),
-                )
-            }
-            Some(_) => self.header(),
-            None => self.error_header(
-                ErrorType::Unknown,
-                format!("invalid store ID {}, not found", request.store_id),
-            ),
-        };
-        Ok(Response::new(pdpb::GetStoreResponse {
-            header,
-            store,
+        let result = self.cluster.lock().store(request.store_id);
+        self.reply(result.map(|(store, stats)| pdpb::GetStoreResponse {
+            store: Some(store),
             stats,
+            ..Default::default()
         }))
     }
 
@@ -262,37 +330,11 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::PutStoreResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let Some(store) = request.store else {
-            return Err(Status::invalid_argument("put store without a store"));
+        let result = match request.store {
+            Some(store) => self.cluster.lock().put_store(store),
+            None => Err(Error::InvalidArgument("put store without a store".into())),
         };
-        if store.id == 0 || store.address.is_empty() {
-            return Err(Status::invalid_argument(
-                "a store needs an id and an address",
-            ));
-        }
-        let mut cluster = self.cluster.lock();
-        if !cluster.is_bootstrapped() {
-            drop(cluster);
-            return Ok(Response::new(pdpb::PutStoreResponse {
-                header: self.not_bootstrapped(),
-            }));
-        }
-        let clash = cluster
-            .stores(true)
-            .into_iter()
-            .find(|other| other.id != store.id && other.address == store.address);
-        if let Some(other) = clash {
-            drop(cluster);
-            return Err(Status::already_exists(format!(
-                "address {} is used by store {}",
-                store.address, other.id
-            )));
-        }
-        cluster.put_store(store).map_err(internal)?;
-        drop(cluster);
-        Ok(Response::new(pdpb::PutStoreResponse {
-            header: self.header(),
-        }))
+        self.reply(result.map(|()| pdpb::PutStoreResponse::default()))
     }
 
     async fn get_all_stores(
@@ -301,10 +343,10 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetAllStoresResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let stores = self.cluster.lock().stores(request.exclude_tombstone_stores);
-        Ok(Response::new(pdpb::GetAllStoresResponse {
-            header: self.header(),
+        let result = self.cluster.lock().stores(request.exclude_tombstone_stores);
+        self.reply(result.map(|stores| pdpb::GetAllStoresResponse {
             stores,
+            ..Default::default()
         }))
     }
 
@@ -314,26 +356,13 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::StoreHeartbeatResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let Some(stats) = request.stats else {
-            return Err(Status::invalid_argument("store heartbeat without stats"));
+        let result = match request.stats {
+            Some(stats) => self.cluster.lock().store_heartbeat(stats),
+            None => Err(Error::InvalidArgument(
+                "store heartbeat without stats".into(),
+            )),
         };
-        let mut cluster = self.cluster.lock();
-        if cluster.store(stats.store_id).is_none() {
-            drop(cluster);
-            return Ok(Response::new(pdpb::StoreHeartbeatResponse {
-                header: self.error_header(
-                    ErrorType::Unknown,
-                    format!("store {} not found", stats.store_id),
-                ),
-                ..Default::default()
-            }));
-        }
-        cluster.store_heartbeat(stats);
-        drop(cluster);
-        Ok(Response::new(pdpb::StoreHeartbeatResponse {
-            header: self.header(),
-            ..Default::default()
-        }))
+        self.reply(result.map(|()| pdpb::StoreHeartbeatResponse::default()))
     }
 
     type RegionHeartbeatStream = ResponseStream<pdpb::RegionHeartbeatResponse>;
@@ -343,20 +372,27 @@ impl Pd for PdService {
         request: Request<Streaming<pdpb::RegionHeartbeatRequest>>,
     ) -> Result<Response<Self::RegionHeartbeatStream>, Status> {
         let mut incoming = request.into_inner();
-        let (sender, receiver) = mpsc::channel::<Result<pdpb::RegionHeartbeatResponse, Status>>(16);
+        let (sender, receiver) = mpsc::channel(16);
         let service = self.clone();
         tokio::spawn(async move {
-            // Keep the sender alive while the store talks: PD answers only with operators, and
-            // has none to give yet.
-            let _sender = sender;
-            while let Some(Ok(heartbeat)) = incoming.next().await {
-                if service.check_header(heartbeat.header.as_ref()).is_err() {
-                    break;
-                }
-                if let Some(region) = heartbeat.region {
-                    if let Err(err) = service.cluster.lock().put_region(region, heartbeat.leader) {
-                        tracing::warn!(%err, "recording a region heartbeat failed");
+            // The stream stays open while the store talks; PD answers only with operators
+            // (none yet) and errors.
+            while let Some(message) = incoming.next().await {
+                let reply = match message {
+                    Ok(heartbeat) => service.heartbeat_reply(&heartbeat),
+                    Err(status) => {
+                        tracing::debug!(%status, "region heartbeat stream ended");
+                        break;
                     }
+                };
+                let stop = reply.is_err();
+                let sent = match reply {
+                    Ok(None) => true,
+                    Ok(Some(response)) => sender.send(Ok(response)).await.is_ok(),
+                    Err(status) => sender.send(Err(status)).await.is_ok(),
+                };
+                if stop || !sent {
+                    break;
                 }
             }
         });
@@ -369,17 +405,8 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let cluster = self.cluster.lock();
-        if !cluster.is_bootstrapped() {
-            drop(cluster);
-            return Ok(Response::new(region_response(
-                self.not_bootstrapped(),
-                None,
-            )));
-        }
-        let info = cluster.region_by_key(&request.region_key).cloned();
-        drop(cluster);
-        Ok(Response::new(region_response(self.header(), info.as_ref())))
+        let result = self.cluster.lock().region_by_key(&request.region_key);
+        self.reply(result.map(region_response))
     }
 
     async fn get_prev_region(
@@ -388,12 +415,8 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let info = self
-            .cluster
-            .lock()
-            .prev_region(&request.region_key)
-            .cloned();
-        Ok(Response::new(region_response(self.header(), info.as_ref())))
+        let result = self.cluster.lock().prev_region(&request.region_key);
+        self.reply(result.map(region_response))
     }
 
     async fn get_region_by_id(
@@ -402,8 +425,8 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let info = self.cluster.lock().region_by_id(request.region_id).cloned();
-        Ok(Response::new(region_response(self.header(), info.as_ref())))
+        let result = self.cluster.lock().region_by_id(request.region_id);
+        self.reply(result.map(region_response))
     }
 
     async fn scan_regions(
@@ -412,27 +435,12 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::ScanRegionsResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let limit = usize::try_from(request.limit.max(0)).unwrap_or(0);
-        let infos = self
+        let limit = usize::try_from(request.limit).unwrap_or(0);
+        let result = self
             .cluster
             .lock()
             .scan_regions(&request.start_key, &request.end_key, limit);
-        Ok(Response::new(pdpb::ScanRegionsResponse {
-            header: self.header(),
-            region_metas: infos.iter().map(|info| info.region.clone()).collect(),
-            leaders: infos
-                .iter()
-                .map(|info| info.leader.unwrap_or_default())
-                .collect(),
-            regions: infos
-                .into_iter()
-                .map(|info| pdpb::Region {
-                    region: Some(info.region),
-                    leader: info.leader,
-                    ..Default::default()
-                })
-                .collect(),
-        }))
+        self.reply(result.map(scan_response))
     }
 
     async fn ask_split(
@@ -441,18 +449,15 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::AskSplitResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let peers = request.region.map(|region| region.peers.len()).unwrap_or(0) as u64;
-        let mut cluster = self.cluster.lock();
-        let new_region_id = cluster.alloc_ids(1).map_err(internal)?;
-        let mut new_peer_ids = Vec::new();
-        for _ in 0..peers {
-            new_peer_ids.push(cluster.alloc_ids(1).map_err(internal)?);
-        }
-        drop(cluster);
-        Ok(Response::new(pdpb::AskSplitResponse {
-            header: self.header(),
-            new_region_id,
-            new_peer_ids,
+        let region = request.region.unwrap_or_default();
+        let result = self.cluster.lock().ask_batch_split(&region, 1);
+        self.reply(result.map(|ids| {
+            let split = ids.into_iter().next().unwrap_or_default();
+            pdpb::AskSplitResponse {
+                new_region_id: split.new_region_id,
+                new_peer_ids: split.new_peer_ids,
+                ..Default::default()
+            }
         }))
     }
 
@@ -462,14 +467,14 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::ReportSplitResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let mut cluster = self.cluster.lock();
-        for region in [request.left, request.right].into_iter().flatten() {
-            cluster.put_region(region, None).map_err(internal)?;
-        }
-        drop(cluster);
-        Ok(Response::new(pdpb::ReportSplitResponse {
-            header: self.header(),
-        }))
+        let result = {
+            let mut cluster = self.cluster.lock();
+            [request.left, request.right]
+                .into_iter()
+                .flatten()
+                .try_for_each(|region| cluster.put_region(region, None))
+        };
+        self.reply(result.map(|()| pdpb::ReportSplitResponse::default()))
     }
 
     async fn ask_batch_split(
@@ -478,30 +483,14 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::AskBatchSplitResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        if request.split_count == 0 || request.split_count > 1024 {
-            return Err(Status::invalid_argument(format!(
-                "split count {} out of range",
-                request.split_count
-            )));
-        }
-        let peers = request.region.map(|region| region.peers.len()).unwrap_or(0);
-        let mut cluster = self.cluster.lock();
-        let mut ids = Vec::new();
-        for _ in 0..request.split_count {
-            let new_region_id = cluster.alloc_ids(1).map_err(internal)?;
-            let mut new_peer_ids = Vec::new();
-            for _ in 0..peers {
-                new_peer_ids.push(cluster.alloc_ids(1).map_err(internal)?);
-            }
-            ids.push(pdpb::SplitId {
-                new_region_id,
-                new_peer_ids,
-            });
-        }
-        drop(cluster);
-        Ok(Response::new(pdpb::AskBatchSplitResponse {
-            header: self.header(),
+        let region = request.region.unwrap_or_default();
+        let result = self
+            .cluster
+            .lock()
+            .ask_batch_split(&region, request.split_count);
+        self.reply(result.map(|ids| pdpb::AskBatchSplitResponse {
             ids,
+            ..Default::default()
         }))
     }
 
@@ -511,14 +500,14 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::ReportBatchSplitResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let mut cluster = self.cluster.lock();
-        for region in request.regions {
-            cluster.put_region(region, None).map_err(internal)?;
-        }
-        drop(cluster);
-        Ok(Response::new(pdpb::ReportBatchSplitResponse {
-            header: self.header(),
-        }))
+        let result = {
+            let mut cluster = self.cluster.lock();
+            request
+                .regions
+                .into_iter()
+                .try_for_each(|region| cluster.put_region(region, None))
+        };
+        self.reply(result.map(|()| pdpb::ReportBatchSplitResponse::default()))
     }
 
     async fn get_cluster_config(
@@ -526,15 +515,10 @@ impl Pd for PdService {
         request: Request<pdpb::GetClusterConfigRequest>,
     ) -> Result<Response<pdpb::GetClusterConfigResponse>, Status> {
         self.check_header(request.get_ref().header.as_ref())?;
-        let cluster = self.cluster.lock().cluster_meta().cloned();
-        let header = if cluster.is_some() {
-            self.header()
-        } else {
-            self.not_bootstrapped()
-        };
-        Ok(Response::new(pdpb::GetClusterConfigResponse {
-            header,
-            cluster,
+        let result = self.cluster.lock().cluster_meta();
+        self.reply(result.map(|cluster| pdpb::GetClusterConfigResponse {
+            cluster: Some(cluster),
+            ..Default::default()
         }))
     }
 
@@ -544,23 +528,13 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::PutClusterConfigResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let Some(meta) = request.cluster else {
-            return Err(Status::invalid_argument(
-                "put cluster config without a cluster",
-            ));
+        let result = match request.cluster {
+            Some(meta) => self.cluster.lock().put_cluster_meta(meta),
+            None => Err(Error::InvalidArgument(
+                "put cluster config without a cluster".into(),
+            )),
         };
-        let mut cluster = self.cluster.lock();
-        if !cluster.is_bootstrapped() {
-            drop(cluster);
-            return Ok(Response::new(pdpb::PutClusterConfigResponse {
-                header: self.not_bootstrapped(),
-            }));
-        }
-        cluster.put_cluster_meta(meta).map_err(internal)?;
-        drop(cluster);
-        Ok(Response::new(pdpb::PutClusterConfigResponse {
-            header: self.header(),
-        }))
+        self.reply(result.map(|()| pdpb::PutClusterConfigResponse::default()))
     }
 
     async fn get_gc_safe_point(
@@ -568,10 +542,10 @@ impl Pd for PdService {
         request: Request<pdpb::GetGcSafePointRequest>,
     ) -> Result<Response<pdpb::GetGcSafePointResponse>, Status> {
         self.check_header(request.get_ref().header.as_ref())?;
-        let safe_point = self.cluster.lock().gc_safe_point();
-        Ok(Response::new(pdpb::GetGcSafePointResponse {
-            header: self.header(),
+        let result = self.cluster.lock().gc_safe_point();
+        self.reply(result.map(|safe_point| pdpb::GetGcSafePointResponse {
             safe_point,
+            ..Default::default()
         }))
     }
 
@@ -581,15 +555,13 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::UpdateGcSafePointResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let new_safe_point = self
-            .cluster
-            .lock()
-            .update_gc_safe_point(request.safe_point)
-            .map_err(internal)?;
-        Ok(Response::new(pdpb::UpdateGcSafePointResponse {
-            header: self.header(),
-            new_safe_point,
-        }))
+        let result = self.cluster.lock().update_gc_safe_point(request.safe_point);
+        self.reply(
+            result.map(|new_safe_point| pdpb::UpdateGcSafePointResponse {
+                new_safe_point,
+                ..Default::default()
+            }),
+        )
     }
 
     async fn update_service_gc_safe_point(
@@ -598,16 +570,39 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::UpdateServiceGcSafePointResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        let min_safe_point = self
-            .cluster
-            .lock()
-            .update_service_safe_point(request.service_id.clone(), request.ttl, request.safe_point)
-            .map_err(internal)?;
-        Ok(Response::new(pdpb::UpdateServiceGcSafePointResponse {
-            header: self.header(),
-            service_id: request.service_id,
-            ttl: request.ttl,
-            min_safe_point,
+        let now = unix_seconds();
+        let result = self.cluster.lock().update_service_safe_point(
+            &request.service_id,
+            request.ttl,
+            request.safe_point,
+            now,
+        );
+        // Like upstream, the answer names the service holding the minimum.
+        self.reply(result.map(|min| pdpb::UpdateServiceGcSafePointResponse {
+            ttl: min.ttl_at(now),
+            service_id: min.service_id,
+            min_safe_point: min.safe_point,
+            ..Default::default()
+        }))
+    }
+
+    async fn get_operator(
+        &self,
+        request: Request<pdpb::GetOperatorRequest>,
+    ) -> Result<Response<pdpb::GetOperatorResponse>, Status> {
+        let request = request.into_inner();
+        self.check_header(request.header.as_ref())?;
+        // No schedulers yet, so no region ever has an operator; upstream's answer for that.
+        let header = pdpb::ResponseHeader {
+            cluster_id: self.cluster_id,
+            error: Some(pdpb::Error {
+                r#type: ErrorType::RegionNotFound as i32,
+                message: "Not Found".into(),
+            }),
+        };
+        Ok(Response::new(pdpb::GetOperatorResponse {
+            header: Some(header),
+            ..Default::default()
         }))
     }
 
@@ -615,9 +610,12 @@ impl Pd for PdService {
         &self,
         request: Request<pdpb::ReportMinResolvedTsRequest>,
     ) -> Result<Response<pdpb::ReportMinResolvedTsResponse>, Status> {
-        self.check_header(request.get_ref().header.as_ref())?;
-        Ok(Response::new(pdpb::ReportMinResolvedTsResponse {
-            header: self.header(),
-        }))
+        let request = request.into_inner();
+        self.check_header(request.header.as_ref())?;
+        let result = self
+            .cluster
+            .lock()
+            .report_min_resolved_ts(request.store_id, request.min_resolved_ts);
+        self.reply(result.map(|()| pdpb::ReportMinResolvedTsResponse::default()))
     }
 }

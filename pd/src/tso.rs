@@ -12,6 +12,11 @@ pub const LOGICAL_BITS: u32 = 18;
 const MAX_LOGICAL: u64 = 1 << LOGICAL_BITS;
 const SAVE_AHEAD_MS: u64 = 3000;
 
+/// The 64-bit timestamp of a `(physical_ms, logical)` pair: `physical << 18 | logical`.
+pub fn compose_ts(physical: u64, logical: u64) -> u64 {
+    (physical << LOGICAL_BITS) | logical
+}
+
 /// Whether one request may ask for `count` timestamps (they must fit one physical tick).
 pub fn valid_count(count: u32) -> bool {
     count > 0 && u64::from(count) < MAX_LOGICAL
@@ -78,7 +83,7 @@ mod tests {
         for _ in 0..10 {
             let (physical, logical) = tso.allocate(&meta, 100_000).unwrap();
             assert!(logical < MAX_LOGICAL);
-            let ts = (physical << LOGICAL_BITS) | logical;
+            let ts = compose_ts(physical, logical);
             assert!(ts > last);
             last = ts;
         }
@@ -86,7 +91,7 @@ mod tests {
         assert!(saved > last >> LOGICAL_BITS);
         let mut reopened = Tso::open(&meta).unwrap();
         let (physical, logical) = reopened.allocate(&meta, 1).unwrap();
-        assert!((physical << LOGICAL_BITS) | logical > last);
+        assert!(compose_ts(physical, logical) > last);
         assert!(!valid_count(0) && !valid_count(1 << 18) && valid_count(1));
     }
 }
