@@ -39,12 +39,15 @@
 //! # }
 //! ```
 //!
-//! Not here yet: schedulers and operators, multiple PD members, keyspaces, and the `pdpb`
+//! Not here yet: schedulers and operators, multiple PD members, keyspaces other than the
+//! default one, and the `pdpb`
 //! RPCs Basalt does not declare (gRPC answers those with `Unimplemented`).
 #![deny(missing_docs)]
 
 mod cluster;
 mod error;
+mod http;
+mod keyspace;
 mod meta;
 mod region;
 mod safe_point;
@@ -55,6 +58,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
+use basalt_proto::keyspacepb::keyspace_server::KeyspaceServer;
 use basalt_proto::pdpb;
 use basalt_proto::pdpb::pd_server::PdServer as PdGrpcServer;
 use parking_lot::Mutex;
@@ -63,6 +67,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 pub use cluster::Cluster;
 pub use error::{Error, Result};
+pub use keyspace::{KeyspaceService, DEFAULT_KEYSPACE_ID, DEFAULT_KEYSPACE_NAME};
 pub use region::{RegionInfo, RegionStats};
 pub use safe_point::ServiceSafePoint;
 pub use service::PdService;
@@ -89,6 +94,7 @@ impl Default for PdConfig {
 /// An opened PD, ready to serve.
 pub struct PdServer {
     service: PdService,
+    keyspace: KeyspaceService,
     cluster: Arc<Mutex<Cluster>>,
 }
 
@@ -111,6 +117,7 @@ impl PdServer {
         };
         Ok(PdServer {
             service: PdService::new(cluster.clone(), member),
+            keyspace: KeyspaceService::new(cluster_id, cluster::unix_seconds()),
             cluster,
         })
     }
@@ -126,15 +133,20 @@ impl PdServer {
         self.cluster.lock().cluster_id()
     }
 
-    /// Serves `pdpb.PD` on `listener` until `shutdown` completes.
+    /// Serves `pdpb.PD`, `keyspacepb.Keyspace` and the HTTP API (HTTP/1.1 and h2c on the same
+    /// port, as upstream PD) on `listener` until `shutdown` completes.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<()> {
+        let grpc = tonic::service::Routes::new(PdGrpcServer::new(self.service))
+            .add_service(KeyspaceServer::new(self.keyspace));
+        let routes = grpc.into_axum_router().merge(http::router(self.cluster));
         tonic::transport::Server::builder()
+            .accept_http1(true)
             .tcp_nodelay(true)
-            .add_service(PdGrpcServer::new(self.service))
+            .add_routes(tonic::service::Routes::from(routes))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
             .await?;
         Ok(())

@@ -1,6 +1,6 @@
 //! Basalt's protocol definitions, and the one thing to read first when following a request
 //! across the wire. This crate owns Basalt's own `.proto` files for the parts of kvproto
-//! (`metapb`, `errorpb`, `kvrpcpb`, `coprocessor`, `pdpb`, `tikvpb`) and tipb (`tipb`) that it
+//! (`metapb`, `errorpb`, `kvrpcpb`, `coprocessor`, `pdpb`, `keyspacepb`, `tikvpb`) and tipb (`tipb`) that it
 //! speaks. Package names, service names, field numbers and enum values are upstream's, so TiDB,
 //! client-go and the Rust `tikv-client` talk to Basalt unchanged; fields Basalt does not declare
 //! arrive as unknown fields and are ignored.
@@ -41,6 +41,12 @@ pub mod coprocessor {
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
 pub mod pdpb {
     tonic::include_proto!("pdpb");
+}
+
+/// PD's keyspace directory (API V2 keyspaces).
+#[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+pub mod keyspacepb {
+    tonic::include_proto!("keyspacepb");
 }
 
 /// The `tikvpb.Tikv` gRPC service, including `BatchCommands`.

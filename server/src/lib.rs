@@ -18,10 +18,9 @@ use std::time::Duration;
 
 use basalt_proto::tikvpb::tikv_server::TikvServer;
 use basalt_proto::{metapb, pdpb};
+use basalt_storage::engine::KvEngine;
 use basalt_storage::engine::{RocksEngine, RocksOptions};
-use basalt_storage::{
-    ConcurrencyManager, Engine, LocalEngine, LocalRegion, RequestContext, Storage,
-};
+use basalt_storage::{ConcurrencyManager, LocalEngine, RequestContext, Storage};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -124,32 +123,35 @@ pub async fn run(
     let identity = pd_client
         .join(&engine, &advertise, &status_addr.to_string())
         .await?;
-    tracing::info!(store_id = identity.store_id, region_id = identity.region.id, %kv_addr, %pd_addr, "store joined the cluster");
-    pd_client
-        .announce_leader(&identity, Duration::from_secs(10))
-        .await?;
-    let max_ts = pd_client.get_ts().await?;
     let local = LocalEngine::new(
         engine.clone(),
-        LocalRegion {
-            region: identity.region.clone(),
-            store_id: identity.store_id,
-        },
+        identity.store_id,
+        identity.regions.clone(),
         config.sync_log,
     );
-    let storage = Storage::new(local, ConcurrencyManager::new(max_ts));
+    pd_client
+        .ensure_region_edges(&local, &node::keyspace_edges())
+        .await?;
+    let regions = local.regions();
+    tracing::info!(store_id = identity.store_id, regions = regions.len(), %kv_addr, %pd_addr, "store joined the cluster");
+    pd_client
+        .announce_leaders(identity.store_id, &regions, Duration::from_secs(10))
+        .await?;
+    let max_ts = pd_client.get_ts().await?;
+    let storage = Storage::new(local.clone(), ConcurrencyManager::new(max_ts));
 
     tasks.spawn(metrics::serve(status_listener));
     tasks.spawn(heartbeats(
         pd_client.clone(),
-        identity.clone(),
+        local.clone(),
+        identity.store_id,
         Duration::from_secs(config.heartbeat_interval_secs.max(1)),
         shutdown_receiver.clone(),
     ));
     tasks.spawn(gc_worker(
         pd_client,
         storage.clone(),
-        identity.region.clone(),
+        local,
         Duration::from_secs(config.gc_interval_secs.max(1)),
         shutdown_receiver.clone(),
     ));
@@ -179,30 +181,28 @@ pub async fn run(
     result.map_err(Error::from)
 }
 
-async fn heartbeats(
+async fn heartbeats<K: KvEngine>(
     mut pd: PdConnection,
-    identity: node::StoreIdentity,
+    local: LocalEngine<K>,
+    store_id: u64,
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let leader = identity
-        .region
-        .peers
-        .iter()
-        .find(|peer| peer.store_id == identity.store_id)
-        .cloned()
-        .unwrap_or_else(|| metapb::Peer {
-            store_id: identity.store_id,
-            ..Default::default()
-        });
     let started = std::time::SystemTime::now();
     loop {
-        if let Err(err) = pd.region_heartbeat(&identity.region, leader, 1).await {
-            tracing::warn!(%err, "region heartbeat failed");
+        let regions = local.regions();
+        for region in &regions {
+            let leader = node::leader_peer(region, store_id).unwrap_or_else(|_| metapb::Peer {
+                store_id,
+                ..Default::default()
+            });
+            if let Err(err) = pd.region_heartbeat(region, leader, 1).await {
+                tracing::warn!(%err, region_id = region.id, "region heartbeat failed");
+            }
         }
         let stats = pdpb::StoreStats {
-            store_id: identity.store_id,
-            region_count: 1,
+            store_id,
+            region_count: regions.len() as u32,
             start_time: started
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|elapsed| elapsed.as_secs() as u32)
@@ -219,18 +219,13 @@ async fn heartbeats(
     }
 }
 
-async fn gc_worker<E: Engine>(
+async fn gc_worker<K: KvEngine>(
     mut pd: PdConnection,
-    storage: Storage<E>,
-    region: metapb::Region,
+    storage: Storage<LocalEngine<K>>,
+    local: LocalEngine<K>,
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let ctx = RequestContext {
-        region_id: region.id,
-        region_epoch: region.region_epoch,
-        ..Default::default()
-    };
     let mut done = 0u64;
     let storage = Arc::new(storage);
     loop {
@@ -238,21 +233,37 @@ async fn gc_worker<E: Engine>(
             _ = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
-        match pd.gc_safe_point().await {
-            Ok(safe_point) if safe_point > done => match storage.gc(&ctx, safe_point).await {
-                Ok(stats) => {
-                    tracing::info!(
-                        safe_point,
-                        keys = stats.keys,
-                        deleted = stats.deleted_writes,
-                        "GC done"
-                    );
-                    done = safe_point;
+        let safe_point = match pd.gc_safe_point().await {
+            Ok(safe_point) if safe_point > done => safe_point,
+            Ok(_) => continue,
+            Err(err) => {
+                tracing::debug!(%err, "reading the GC safe point failed");
+                continue;
+            }
+        };
+        let mut failed = false;
+        for region in local.regions() {
+            let ctx = RequestContext {
+                region_id: region.id,
+                region_epoch: region.region_epoch,
+                ..Default::default()
+            };
+            match storage.gc(&ctx, safe_point).await {
+                Ok(stats) => tracing::info!(
+                    safe_point,
+                    region_id = region.id,
+                    keys = stats.keys,
+                    deleted = stats.deleted_writes,
+                    "GC done"
+                ),
+                Err(err) => {
+                    tracing::warn!(%err, safe_point, region_id = region.id, "GC failed");
+                    failed = true;
                 }
-                Err(err) => tracing::warn!(%err, safe_point, "GC failed"),
-            },
-            Ok(_) => {}
-            Err(err) => tracing::debug!(%err, "reading the GC safe point failed"),
+            }
+        }
+        if !failed {
+            done = safe_point;
         }
     }
 }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use basalt_proto::{metapb, pdpb};
 use basalt_storage::engine::{KvEngine, Modify, CF_RAFT};
+use basalt_storage::kv::{load_regions, region_meta_modify};
+use basalt_storage::LocalEngine;
 use prost::Message;
 use tonic::transport::Channel;
 
@@ -13,7 +15,20 @@ use crate::error::{Error, Result};
 type PdClient = pdpb::pd_client::PdClient<Channel>;
 
 const STORE_IDENT_KEY: &[u8] = b"store_ident";
-const REGION_KEY: &[u8] = b"region";
+
+/// The user keys at which regions start so that each API V2 keyspace edge of the default
+/// keyspace (id 0) is a region boundary, as TiKV's PD arranges: raw `r\0\0\0`..`r\0\0\1` and
+/// transactional `x\0\0\0`..`x\0\0\1`. Boundaries are in stored (memcomparable) form.
+pub fn keyspace_edges() -> Vec<Vec<u8>> {
+    [b"r\0\0\0", b"r\0\0\x01", b"x\0\0\0", b"x\0\0\x01"]
+        .iter()
+        .map(|edge| {
+            let mut out = Vec::new();
+            basalt_storage::encode_bytes(&mut out, &edge[..]);
+            out
+        })
+        .collect()
+}
 
 /// What a store knows about itself after joining PD.
 #[derive(Debug, Clone)]
@@ -22,8 +37,8 @@ pub struct StoreIdentity {
     pub cluster_id: u64,
     /// This store.
     pub store_id: u64,
-    /// The region this single-node store serves.
-    pub region: metapb::Region,
+    /// The regions this store serves.
+    pub regions: Vec<metapb::Region>,
 }
 
 /// A connection to PD with the cluster id filled into every request header.
@@ -187,49 +202,101 @@ impl PdConnection {
         Ok(())
     }
 
-    /// Reports the region until PD knows its leader (at most `wait`), so that clients asking
+    /// Reports every region until PD knows its leader (at most `wait`), so that clients asking
     /// PD right after the store is ready find where to send requests.
-    pub async fn announce_leader(
+    pub async fn announce_leaders(
         &mut self,
-        identity: &StoreIdentity,
+        store_id: u64,
+        regions: &[metapb::Region],
         wait: Duration,
     ) -> Result<()> {
-        let leader = identity
-            .region
-            .peers
-            .iter()
-            .find(|peer| peer.store_id == identity.store_id)
-            .cloned()
-            .ok_or_else(|| {
-                Error::Corrupted(format!(
-                    "region {} has no peer on this store",
-                    identity.region.id
-                ))
-            })?;
         let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            self.region_heartbeat(&identity.region, leader, 1).await?;
+        for region in regions {
+            let leader = leader_peer(region, store_id)?;
+            loop {
+                self.region_heartbeat(region, leader, 1).await?;
+                let response = self
+                    .client
+                    .get_region_by_id(pdpb::GetRegionByIdRequest {
+                        header: self.header(),
+                        region_id: region.id,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|status| Error::Pd(format!("GetRegionByID: {status}")))?
+                    .into_inner();
+                let known_epoch = response
+                    .region
+                    .as_ref()
+                    .and_then(|known| known.region_epoch);
+                if response.leader.is_some_and(|known| known.id == leader.id)
+                    && known_epoch == region.region_epoch
+                {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(Error::Pd(format!(
+                        "PD did not learn the leader of region {}",
+                        region.id
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Splits the store's regions so that every key in `edges` (stored form) starts a region,
+    /// with ids from PD, and reports each split to PD.
+    pub async fn ensure_region_edges<K: KvEngine>(
+        &mut self,
+        local: &LocalEngine<K>,
+        edges: &[Vec<u8>],
+    ) -> Result<()> {
+        for edge in edges {
+            let Some(region) = local.region_by_key(edge) else {
+                continue;
+            };
+            if region.start_key == *edge {
+                continue;
+            }
             let response = self
                 .client
-                .get_region_by_id(pdpb::GetRegionByIdRequest {
+                .ask_batch_split(pdpb::AskBatchSplitRequest {
                     header: self.header(),
-                    region_id: identity.region.id,
+                    region: Some(region.clone()),
+                    split_count: 1,
                     ..Default::default()
                 })
                 .await
-                .map_err(|status| Error::Pd(format!("GetRegionByID: {status}")))?
+                .map_err(|status| Error::Pd(format!("AskBatchSplit: {status}")))?
                 .into_inner();
-            if response.leader.is_some_and(|known| known.id == leader.id) {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Error::Pd(format!(
-                    "PD did not learn the leader of region {}",
-                    identity.region.id
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            pd_error("AskBatchSplit", response.header.as_ref())?;
+            let ids = response
+                .ids
+                .first()
+                .ok_or_else(|| Error::Pd("AskBatchSplit answered no ids".into()))?;
+            let (left, right) = local
+                .split(region.id, edge, ids.new_region_id, &ids.new_peer_ids)
+                .map_err(|err| Error::Pd(format!("splitting region {}: {err}", region.id)))?;
+            let report = self
+                .client
+                .report_batch_split(pdpb::ReportBatchSplitRequest {
+                    header: self.header(),
+                    regions: vec![left.clone(), right.clone()],
+                })
+                .await
+                .map_err(|status| Error::Pd(format!("ReportBatchSplit: {status}")))?
+                .into_inner();
+            pd_error("ReportBatchSplit", report.header.as_ref())?;
+            tracing::info!(
+                left = left.id,
+                right = right.id,
+                split_key = ?edge,
+                "split region at a keyspace edge"
+            );
         }
+        Ok(())
     }
 
     /// Joins PD: loads or creates the store identity and, on the first start of the cluster,
@@ -283,16 +350,15 @@ impl PdConnection {
             deploy_path: String::new(),
             ..Default::default()
         };
-        let region = match engine.get_cf(CF_RAFT, REGION_KEY)? {
-            Some(bytes) => metapb::Region::decode(bytes.as_slice())
-                .map_err(|err| Error::Corrupted(format!("region meta: {err}")))?,
-            None => self.bootstrap_cluster(engine, &store).await?,
-        };
+        let mut regions = load_regions(engine)?;
+        if regions.is_empty() {
+            regions.push(self.bootstrap_cluster(engine, &store).await?);
+        }
         self.put_store(store).await?;
         Ok(StoreIdentity {
             cluster_id: self.cluster_id,
             store_id,
-            region,
+            regions,
         })
     }
 
@@ -334,14 +400,7 @@ impl PdConnection {
             }],
             ..Default::default()
         };
-        engine.write(
-            &[Modify::Put(
-                CF_RAFT,
-                REGION_KEY.to_vec(),
-                region.encode_to_vec(),
-            )],
-            true,
-        )?;
+        engine.write(&[region_meta_modify(&region)], true)?;
         let response = self
             .client
             .bootstrap(pdpb::BootstrapRequest {
@@ -361,4 +420,14 @@ impl PdConnection {
         );
         Ok(region)
     }
+}
+
+/// This store's peer of `region`, which leads it on a single-node store.
+pub fn leader_peer(region: &metapb::Region, store_id: u64) -> Result<metapb::Peer> {
+    region
+        .peers
+        .iter()
+        .find(|peer| peer.store_id == store_id)
+        .cloned()
+        .ok_or_else(|| Error::Corrupted(format!("region {} has no peer on this store", region.id)))
 }

@@ -630,7 +630,14 @@ async fn batch_commands_stream_and_bad_input() {
         .region_error
         .and_then(|e| e.epoch_not_match)
         .expect("epoch not match");
-    assert_eq!(epoch.current_regions.len(), 1);
+    // The region itself first, then its neighbour: "bk" lies in the first region, which ends
+    // where the API V2 raw keyspace region starts.
+    assert_eq!(epoch.current_regions.len(), 2);
+    assert_eq!(epoch.current_regions[0].id, context.region_id);
+    assert_eq!(
+        epoch.current_regions[1].start_key,
+        epoch.current_regions[0].end_key
+    );
 
     // Empty keys and start_ts >= commit_ts are rejected with key errors.
     let got = kv

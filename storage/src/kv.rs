@@ -1,21 +1,42 @@
 //! The seam between the transaction layer and replication. `Engine` takes a request context
 //! (region, epoch, peer) and gives snapshots and applies writes. `LocalEngine` implements it on
-//! a local `KvEngine` for a single-node store; the Raft store will implement it by proposing
-//! writes to the region's Raft group. Data keys live behind the `z` prefix so the same column
-//! families can hold the store's own metadata.
+//! a local `KvEngine` for a single-node store serving several regions; the Raft store will
+//! implement it by proposing writes to each region's Raft group. Data keys live behind the `z`
+//! prefix so the same column families can hold the store's own metadata.
+//!
+//! Region boundaries are in the stored key space: memcomparable-encoded user keys for
+//! transactional and API V2 raw data, the keys as given for API V1 raw data. Snapshots are
+//! clipped to the region they were taken for.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use basalt_proto::{errorpb, metapb};
+use basalt_proto::{errorpb, kvrpcpb, metapb};
 use parking_lot::RwLock;
+use prost::Message;
 
-use crate::engine::{EngineIterator, IterOptions, KvEngine, Modify, Snapshot};
+use crate::engine::{
+    EngineIterator, IterOptions, KvEngine, Modify, Snapshot, CF_DEFAULT, CF_LOCK, CF_RAFT, CF_WRITE,
+};
 use crate::error::{Error, Result};
 
 /// Prefix of user data keys in the engine.
 pub const DATA_PREFIX: u8 = b'z';
 const DATA_PREFIX_END: u8 = DATA_PREFIX + 1;
+/// Prefix of the region metadata records in the raft column family.
+const REGION_META_PREFIX: &[u8] = b"region/";
+
+/// Which key and value layout a request uses (kvrpcpb `ApiVersion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiVersion {
+    /// Keys as given; raw values without metadata (no TTL).
+    #[default]
+    V1,
+    /// Keys carry a mode and keyspace prefix (`r`/`x` + 3-byte keyspace id); raw keys are stored
+    /// memcomparable-encoded and raw values carry a TTL/metadata suffix.
+    V2,
+}
 
 /// What the transaction layer knows about a request's routing.
 #[derive(Debug, Clone, Default)]
@@ -30,13 +51,37 @@ pub struct RequestContext {
     pub resolved_locks: Vec<u64>,
     /// Read committed: ignore locks entirely.
     pub read_committed: bool,
+    /// The API version of the request.
+    pub api_version: ApiVersion,
+}
+
+impl RequestContext {
+    /// The context of a wire request.
+    pub fn from_wire(ctx: Option<&kvrpcpb::Context>) -> Self {
+        let Some(ctx) = ctx else {
+            return RequestContext::default();
+        };
+        RequestContext {
+            region_id: ctx.region_id,
+            region_epoch: ctx.region_epoch,
+            peer: ctx.peer,
+            resolved_locks: ctx.resolved_locks.clone(),
+            read_committed: ctx.isolation_level == kvrpcpb::IsolationLevel::Rc as i32,
+            api_version: if ctx.api_version == kvrpcpb::ApiVersion::V2 as i32 {
+                ApiVersion::V2
+            } else {
+                ApiVersion::V1
+            },
+        }
+    }
 }
 
 /// Snapshots and writes for requests addressed to regions.
 pub trait Engine: Clone + Send + Sync + 'static {
     /// The snapshot type.
     type Snap: Snapshot + Clone;
-    /// A snapshot for reading the request's region, after checking that the region is served.
+    /// A snapshot of the request's region (iterators see only its keys), after checking that
+    /// the region is served.
     fn async_snapshot(
         &self,
         ctx: &RequestContext,
@@ -47,39 +92,78 @@ pub trait Engine: Clone + Send + Sync + 'static {
         ctx: &RequestContext,
         modifies: Vec<Modify>,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Checks that every key (user key; for transactional requests the caller passes raw keys and
-    /// `encoded` says to compare memcomparable forms) is inside the request's region.
-    fn check_keys_in_region(
+    /// Checks that every key, in stored form, is inside the request's region.
+    fn check_keys_in_region(&self, ctx: &RequestContext, keys: &[&[u8]]) -> Result<()>;
+    /// Drops every key of `[start, end)` (stored form; empty end: unbounded) in the data column
+    /// families of this store, whatever region holds it, without replication.
+    fn unsafe_destroy_range(
         &self,
-        ctx: &RequestContext,
-        keys: &[&[u8]],
-        encoded: bool,
-    ) -> Result<()>;
+        start: Vec<u8>,
+        end: Vec<u8>,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// The one region a single-node store serves, and the store it lives on.
-#[derive(Debug, Clone)]
-pub struct LocalRegion {
-    /// The region.
-    pub region: metapb::Region,
-    /// The store id.
-    pub store_id: u64,
+/// The key of a region's metadata record in the raft column family.
+fn region_meta_key(region_id: u64) -> Vec<u8> {
+    let mut key = REGION_META_PREFIX.to_vec();
+    key.extend_from_slice(&region_id.to_be_bytes());
+    key
+}
+
+/// The modification that persists `region`'s metadata.
+pub fn region_meta_modify(region: &metapb::Region) -> Modify {
+    Modify::Put(CF_RAFT, region_meta_key(region.id), region.encode_to_vec())
+}
+
+/// Loads every region recorded in `kv`.
+pub fn load_regions<K: KvEngine>(kv: &K) -> Result<Vec<metapb::Region>> {
+    let snapshot = kv.snapshot();
+    let mut end = REGION_META_PREFIX.to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    let mut iter = snapshot.iterator_cf(CF_RAFT, IterOptions::bounded(REGION_META_PREFIX, &end))?;
+    let mut regions = Vec::new();
+    let mut valid = iter.seek_to_first()?;
+    while valid {
+        let region = metapb::Region::decode(iter.value())
+            .map_err(|err| Error::Corrupted(format!("region metadata: {err}")))?;
+        regions.push(region);
+        valid = iter.next()?;
+    }
+    Ok(regions)
+}
+
+/// The regions a single-node store serves.
+#[derive(Debug, Default)]
+struct RegionSet {
+    store_id: u64,
+    by_id: BTreeMap<u64, metapb::Region>,
 }
 
 /// `Engine` on a local engine, serving the regions given to it.
 #[derive(Clone)]
 pub struct LocalEngine<K: KvEngine> {
     kv: K,
-    region: Arc<RwLock<LocalRegion>>,
+    regions: Arc<RwLock<RegionSet>>,
     sync_log: bool,
 }
 
+fn epoch_of(region: &metapb::Region) -> metapb::RegionEpoch {
+    region.region_epoch.unwrap_or_default()
+}
+
 impl<K: KvEngine> LocalEngine<K> {
-    /// Serves `region` from `kv`; `sync_log` makes every write durable before it is acknowledged.
-    pub fn new(kv: K, region: LocalRegion, sync_log: bool) -> Self {
+    /// Serves `regions` of store `store_id` from `kv`; `sync_log` makes every write durable
+    /// before it is acknowledged.
+    pub fn new(kv: K, store_id: u64, regions: Vec<metapb::Region>, sync_log: bool) -> Self {
+        let by_id = regions
+            .into_iter()
+            .map(|region| (region.id, region))
+            .collect();
         LocalEngine {
             kv,
-            region: Arc::new(RwLock::new(region)),
+            regions: Arc::new(RwLock::new(RegionSet { store_id, by_id })),
             sync_log,
         }
     }
@@ -89,19 +173,78 @@ impl<K: KvEngine> LocalEngine<K> {
         &self.kv
     }
 
-    /// The served region.
-    pub fn region(&self) -> metapb::Region {
-        self.region.read().region.clone()
+    /// The served regions, ordered by id.
+    pub fn regions(&self) -> Vec<metapb::Region> {
+        self.regions.read().by_id.values().cloned().collect()
     }
 
-    fn check_context(&self, ctx: &RequestContext) -> Result<()> {
-        let local = self.region.read();
-        let region = &local.region;
-        if ctx.region_id != region.id {
+    /// The served region holding `key` (stored form).
+    pub fn region_by_key(&self, key: &[u8]) -> Option<metapb::Region> {
+        self.regions
+            .read()
+            .by_id
+            .values()
+            .find(|region| key_in_range(key, &region.start_key, &region.end_key))
+            .cloned()
+    }
+
+    /// Splits region `region_id` at `split_key` (stored form): the region keeps the left part
+    /// and a new region `new_region_id` with peers `new_peer_ids` (one per peer, in order) takes
+    /// `[split_key, end)`. Both get the next epoch version. The change is durable on return.
+    pub fn split(
+        &self,
+        region_id: u64,
+        split_key: &[u8],
+        new_region_id: u64,
+        new_peer_ids: &[u64],
+    ) -> Result<(metapb::Region, metapb::Region)> {
+        let mut set = self.regions.write();
+        let region = set
+            .by_id
+            .get(&region_id)
+            .cloned()
+            .ok_or_else(|| Error::InvalidRequest(format!("region {region_id} not found")))?;
+        if split_key.is_empty()
+            || split_key <= region.start_key.as_slice()
+            || (!region.end_key.is_empty() && split_key >= region.end_key.as_slice())
+        {
+            return Err(Error::InvalidRequest(format!(
+                "split key {split_key:?} is not inside region {region_id}"
+            )));
+        }
+        if new_peer_ids.len() != region.peers.len() || set.by_id.contains_key(&new_region_id) {
+            return Err(Error::InvalidRequest(format!(
+                "split of region {region_id}: bad new region id {new_region_id} or peer ids"
+            )));
+        }
+        let mut epoch = epoch_of(&region);
+        epoch.version += 1;
+        let mut left = region.clone();
+        left.end_key = split_key.to_vec();
+        left.region_epoch = Some(epoch);
+        let mut right = region;
+        right.id = new_region_id;
+        right.start_key = split_key.to_vec();
+        right.region_epoch = Some(epoch);
+        for (peer, id) in right.peers.iter_mut().zip(new_peer_ids) {
+            peer.id = *id;
+        }
+        self.kv.write(
+            &[region_meta_modify(&left), region_meta_modify(&right)],
+            true,
+        )?;
+        set.by_id.insert(left.id, left.clone());
+        set.by_id.insert(right.id, right.clone());
+        Ok((left, right))
+    }
+
+    fn check_context(&self, ctx: &RequestContext) -> Result<metapb::Region> {
+        let set = self.regions.read();
+        let Some(region) = set.by_id.get(&ctx.region_id) else {
             return Err(region_error(
                 format!(
                     "region {} not found on store {}",
-                    ctx.region_id, local.store_id
+                    ctx.region_id, set.store_id
                 ),
                 |error| {
                     error.region_not_found = Some(errorpb::RegionNotFound {
@@ -109,15 +252,15 @@ impl<K: KvEngine> LocalEngine<K> {
                     })
                 },
             ));
-        }
+        };
         if let Some(peer) = &ctx.peer {
-            if peer.store_id != 0 && peer.store_id != local.store_id {
+            if peer.store_id != 0 && peer.store_id != set.store_id {
                 return Err(region_error(
-                    format!("store {} is not store {}", peer.store_id, local.store_id),
+                    format!("store {} is not store {}", peer.store_id, set.store_id),
                     |error| {
                         error.store_not_match = Some(errorpb::StoreNotMatch {
                             request_store_id: peer.store_id,
-                            actual_store_id: local.store_id,
+                            actual_store_id: set.store_id,
                         })
                     },
                 ));
@@ -125,20 +268,31 @@ impl<K: KvEngine> LocalEngine<K> {
         }
         if let (Some(asked), Some(current)) = (&ctx.region_epoch, &region.region_epoch) {
             if asked.version != current.version || asked.conf_ver != current.conf_ver {
+                // Like TiKV, report the region and its neighbours so the client can refresh
+                // its cache without asking PD.
+                let mut current_regions = vec![region.clone()];
+                current_regions.extend(
+                    set.by_id
+                        .values()
+                        .filter(|other| {
+                            other.id != region.id
+                                && (other.end_key == region.start_key
+                                    || other.start_key == region.end_key)
+                        })
+                        .cloned(),
+                );
                 return Err(region_error(
                     format!(
                         "epoch not match: request {}/{}, region {}/{}",
                         asked.conf_ver, asked.version, current.conf_ver, current.version
                     ),
                     |error| {
-                        error.epoch_not_match = Some(errorpb::EpochNotMatch {
-                            current_regions: vec![region.clone()],
-                        })
+                        error.epoch_not_match = Some(errorpb::EpochNotMatch { current_regions })
                     },
                 ));
             }
         }
-        Ok(())
+        Ok(region.clone())
     }
 }
 
@@ -163,8 +317,10 @@ impl<K: KvEngine> Engine for LocalEngine<K> {
         &self,
         ctx: &RequestContext,
     ) -> impl Future<Output = Result<Self::Snap>> + Send {
-        let result = self.check_context(ctx).map(|()| DataSnapshot {
+        let result = self.check_context(ctx).map(|region| DataSnapshot {
             inner: Arc::new(self.kv.snapshot()),
+            lower: region.start_key,
+            upper: region.end_key,
         });
         async move { result }
     }
@@ -186,21 +342,10 @@ impl<K: KvEngine> Engine for LocalEngine<K> {
         }
     }
 
-    fn check_keys_in_region(
-        &self,
-        ctx: &RequestContext,
-        keys: &[&[u8]],
-        encoded: bool,
-    ) -> Result<()> {
-        let local = self.region.read();
-        let region = &local.region;
+    fn check_keys_in_region(&self, ctx: &RequestContext, keys: &[&[u8]]) -> Result<()> {
+        let region = self.check_context(ctx)?;
         for key in keys {
-            let key_form = if encoded {
-                crate::mvcc::Key::from_raw(key).as_encoded().to_vec()
-            } else {
-                key.to_vec()
-            };
-            if !key_in_range(&key_form, &region.start_key, &region.end_key) {
+            if !key_in_range(key, &region.start_key, &region.end_key) {
                 return Err(region_error(
                     format!("key {key:?} is not in region {}", region.id),
                     |error| {
@@ -214,8 +359,30 @@ impl<K: KvEngine> Engine for LocalEngine<K> {
                 ));
             }
         }
-        let _ = ctx;
         Ok(())
+    }
+
+    fn unsafe_destroy_range(
+        &self,
+        start: Vec<u8>,
+        end: Vec<u8>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let kv = self.kv.clone();
+        let sync = self.sync_log;
+        async move {
+            if !end.is_empty() && start > end {
+                return Err(Error::InvalidRequest(
+                    "destroy range start is after its end".into(),
+                ));
+            }
+            let modifies: Vec<Modify> = [CF_DEFAULT, CF_LOCK, CF_WRITE]
+                .into_iter()
+                .map(|cf| prefix_modify(Modify::DeleteRange(cf, start.clone(), end.clone())))
+                .collect();
+            tokio::task::spawn_blocking(move || kv.write(&modifies, sync))
+                .await
+                .map_err(|err| Error::Engine(format!("destroy task failed: {err}")))?
+        }
     }
 }
 
@@ -246,12 +413,18 @@ fn prefix_modify(modify: Modify) -> Modify {
 /// A snapshot of the data keys only, with the prefix hidden.
 pub struct DataSnapshot<S: Snapshot> {
     inner: Arc<S>,
+    /// The region's start key (stored form).
+    lower: Vec<u8>,
+    /// The region's end key (stored form; empty: unbounded).
+    upper: Vec<u8>,
 }
 
 impl<S: Snapshot> Clone for DataSnapshot<S> {
     fn clone(&self) -> Self {
         DataSnapshot {
             inner: self.inner.clone(),
+            lower: self.lower.clone(),
+            upper: self.upper.clone(),
         }
     }
 }
@@ -264,16 +437,20 @@ impl<S: Snapshot> Snapshot for DataSnapshot<S> {
     }
 
     fn iterator_cf(&self, cf: &str, options: IterOptions) -> Result<Self::Iter> {
-        let lower = options
-            .lower_bound
-            .as_deref()
-            .map(data_key)
-            .unwrap_or_else(|| vec![DATA_PREFIX]);
-        let upper = options
-            .upper_bound
-            .as_deref()
-            .map(data_key)
-            .unwrap_or_else(|| vec![DATA_PREFIX_END]);
+        // The tighter of the asked bounds and the region's.
+        let lower = match options.lower_bound {
+            Some(asked) if asked > self.lower => asked,
+            _ => self.lower.clone(),
+        };
+        let upper = match options.upper_bound {
+            Some(asked) if self.upper.is_empty() || asked < self.upper => Some(asked),
+            _ if self.upper.is_empty() => None,
+            _ => Some(self.upper.clone()),
+        };
+        // An empty intersection stays empty rather than handing the engine crossed bounds.
+        let upper = upper.map(|upper| upper.max(lower.clone()));
+        let lower = data_key(&lower);
+        let upper = upper.map_or_else(|| vec![DATA_PREFIX_END], |upper| data_key(&upper));
         let inner = self.inner.iterator_cf(
             cf,
             IterOptions {

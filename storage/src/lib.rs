@@ -20,5 +20,5 @@ pub mod txn;
 pub use codec::{decode_bytes, encode_bytes};
 pub use concurrency::ConcurrencyManager;
 pub use error::{Error, Result, TxnError};
-pub use kv::{Engine, LocalEngine, LocalRegion, RequestContext};
+pub use kv::{ApiVersion, Engine, LocalEngine, RequestContext};
 pub use storage::{PrewriteResult, Storage, MAX_KEYS_PER_REQUEST, MAX_SCAN_LIMIT};

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::concurrency::ConcurrencyManager;
-use crate::engine::{Modify, Snapshot, CF_DEFAULT, CF_LOCK, CF_WRITE};
+use crate::engine::{Modify, CF_DEFAULT, CF_LOCK, CF_WRITE};
 use crate::error::{Error, Result, TxnError};
-use crate::kv::{Engine, RequestContext};
+use crate::kv::{ApiVersion, Engine, RequestContext};
 use crate::mvcc::{
     self, check_lock_conflict, Key, Lock, MvccReader, MvccTxn, ScanOptions, ScannedEntry,
 };
-use crate::raw;
+use crate::raw::{self, KeyMode, RawValue};
 use crate::txn::{
     self, CheckTxnStatusOptions, Latches, PessimisticLockOptions, PrewriteRequest,
     SecondaryLocksStatus, TxnStatus,
@@ -87,6 +87,32 @@ impl<E: Engine> Storage<E> {
         &self.manager
     }
 
+    /// Checks that transactional user keys fit the request's API version and region.
+    fn check_txn_keys(&self, ctx: &RequestContext, keys: &[Vec<u8>]) -> Result<()> {
+        let mut encoded = Vec::with_capacity(keys.len());
+        for key in keys {
+            raw::check_key_mode(ctx.api_version, KeyMode::Txn, key)?;
+            encoded.push(Key::from_raw(key).as_encoded().to_vec());
+        }
+        let refs: Vec<&[u8]> = encoded.iter().map(|key| key.as_slice()).collect();
+        self.engine.check_keys_in_region(ctx, &refs)
+    }
+
+    /// Checks that raw user keys fit the request's API version and region; returns their
+    /// stored forms.
+    fn check_raw_keys(&self, ctx: &RequestContext, keys: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
+        check_count("raw request", keys.len())?;
+        let mut stored = Vec::with_capacity(keys.len());
+        for key in keys {
+            check_not_empty(key)?;
+            raw::check_key_mode(ctx.api_version, KeyMode::Raw, key)?;
+            stored.push(raw::stored_key(ctx.api_version, key));
+        }
+        let refs: Vec<&[u8]> = stored.iter().map(|key| key.as_slice()).collect();
+        self.engine.check_keys_in_region(ctx, &refs)?;
+        Ok(stored)
+    }
+
     /// Runs a write command: latches `keys`, runs `action` on a snapshot, applies its changes.
     async fn write_command<T, F>(
         &self,
@@ -98,8 +124,7 @@ impl<E: Engine> Storage<E> {
         T: Send + 'static,
         F: FnOnce(&mut MvccReader<E::Snap>, &mut MvccTxn) -> Result<T> + Send + 'static,
     {
-        let key_refs: Vec<&[u8]> = keys.iter().map(|key| key.as_slice()).collect();
-        self.engine.check_keys_in_region(ctx, &key_refs, true)?;
+        self.check_txn_keys(ctx, keys)?;
         let _latch = self.latches.acquire(keys).await;
         let snapshot = self.engine.async_snapshot(ctx).await?;
         let (txn, result) = blocking(move || {
@@ -125,7 +150,7 @@ impl<E: Engine> Storage<E> {
         ts: u64,
     ) -> Result<Option<Vec<u8>>> {
         check_not_empty(&key)?;
-        self.engine.check_keys_in_region(ctx, &[&key], true)?;
+        self.check_txn_keys(ctx, std::slice::from_ref(&key))?;
         let encoded = Key::from_raw(&key);
         if !ctx.read_committed {
             self.manager.update_max_ts(ts);
@@ -153,8 +178,7 @@ impl<E: Engine> Storage<E> {
         ts: u64,
     ) -> Result<Vec<ScannedEntry>> {
         check_count("batch_get", keys.len())?;
-        let refs: Vec<&[u8]> = keys.iter().map(|key| key.as_slice()).collect();
-        self.engine.check_keys_in_region(ctx, &refs, true)?;
+        self.check_txn_keys(ctx, &keys)?;
         if !ctx.read_committed {
             self.manager.update_max_ts(ts);
         }
@@ -579,9 +603,21 @@ impl<E: Engine> Storage<E> {
         Ok(stats)
     }
 
+    /// Drops every version, lock and value of the user keys in `[start, end)` on this store,
+    /// whatever region holds them (`UnsafeDestroyRange`).
+    pub async fn unsafe_destroy_range(&self, start: Vec<u8>, end: Vec<u8>) -> Result<()> {
+        let lower = Key::from_raw(&start).as_encoded().to_vec();
+        let upper = if end.is_empty() {
+            Vec::new()
+        } else {
+            Key::from_raw(&end).as_encoded().to_vec()
+        };
+        self.engine.unsafe_destroy_range(lower, upper).await
+    }
+
     // ---- raw KV ----
 
-    /// Raw point read.
+    /// Raw point read; expired values read as absent.
     pub async fn raw_get(
         &self,
         ctx: &RequestContext,
@@ -589,26 +625,46 @@ impl<E: Engine> Storage<E> {
         key: Vec<u8>,
     ) -> Result<Option<Vec<u8>>> {
         let cf = raw::raw_cf(cf)?;
-        self.engine.check_keys_in_region(ctx, &[&key], false)?;
+        let stored = self.check_raw_keys(ctx, &[key])?;
         let snapshot = self.engine.async_snapshot(ctx).await?;
-        snapshot.get_cf(cf, &key)
+        let value = raw::raw_get_live(&snapshot, ctx.api_version, cf, &stored[0], raw::now_secs())?;
+        Ok(value.map(|value| value.value))
     }
 
-    /// Raw batch read; missing keys are left out.
+    /// The seconds a raw key has left to live: `None` if it does not exist, `Some(0)` if it
+    /// has no TTL. TTL exists only under API V2.
+    pub async fn raw_get_key_ttl(
+        &self,
+        ctx: &RequestContext,
+        cf: &str,
+        key: Vec<u8>,
+    ) -> Result<Option<u64>> {
+        check_ttl_enabled(ctx, true)?;
+        let cf = raw::raw_cf(cf)?;
+        let stored = self.check_raw_keys(ctx, &[key])?;
+        let snapshot = self.engine.async_snapshot(ctx).await?;
+        let now = raw::now_secs();
+        let value = raw::raw_get_live(&snapshot, ctx.api_version, cf, &stored[0], now)?;
+        Ok(value.map(|value| value.ttl_left(now)))
+    }
+
+    /// Raw batch read; missing and expired keys are left out.
     pub async fn raw_batch_get(
         &self,
         ctx: &RequestContext,
         cf: &str,
         keys: Vec<Vec<u8>>,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        check_count("raw_batch_get", keys.len())?;
         let cf = raw::raw_cf(cf)?;
+        let stored = self.check_raw_keys(ctx, &keys)?;
         let snapshot = self.engine.async_snapshot(ctx).await?;
+        let api = ctx.api_version;
         blocking(move || {
+            let now = raw::now_secs();
             let mut pairs = Vec::with_capacity(keys.len());
-            for key in keys {
-                if let Some(value) = snapshot.get_cf(cf, &key)? {
-                    pairs.push((key, value));
+            for (key, stored) in keys.into_iter().zip(stored) {
+                if let Some(value) = raw::raw_get_live(&snapshot, api, cf, &stored, now)? {
+                    pairs.push((key, value.value));
                 }
             }
             Ok(pairs)
@@ -616,9 +672,58 @@ impl<E: Engine> Storage<E> {
         .await
     }
 
-    /// Raw writes (puts and deletes), atomic as a batch.
-    pub async fn raw_write(&self, ctx: &RequestContext, modifies: Vec<Modify>) -> Result<()> {
-        check_count("raw_write", modifies.len())?;
+    /// Raw puts, atomic as a batch. `ttls` is empty, or one TTL (seconds, 0: forever) for every
+    /// pair, or one per pair.
+    pub async fn raw_put(
+        &self,
+        ctx: &RequestContext,
+        cf: &str,
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+        ttls: &[u64],
+    ) -> Result<()> {
+        let cf = raw::raw_cf(cf)?;
+        let any_ttl = ttls.iter().any(|&ttl| ttl != 0);
+        check_ttl_enabled(ctx, any_ttl)?;
+        if ttls.len() > 1 && ttls.len() != pairs.len() {
+            return Err(Error::InvalidRequest(format!(
+                "{} TTLs for {} pairs",
+                ttls.len(),
+                pairs.len()
+            )));
+        }
+        let keys: Vec<Vec<u8>> = pairs.iter().map(|(key, _)| key.clone()).collect();
+        let stored = self.check_raw_keys(ctx, &keys)?;
+        let now = raw::now_secs();
+        let modifies = pairs
+            .into_iter()
+            .zip(stored)
+            .enumerate()
+            .map(|(i, ((_, value), stored))| {
+                let ttl = ttls.get(i).or(ttls.first()).copied().unwrap_or(0);
+                let value = RawValue::with_ttl(value, ttl, now).encode(ctx.api_version);
+                Modify::Put(cf, stored, value)
+            })
+            .collect();
+        self.raw_write(ctx, modifies).await
+    }
+
+    /// Raw deletes, atomic as a batch.
+    pub async fn raw_delete(
+        &self,
+        ctx: &RequestContext,
+        cf: &str,
+        keys: Vec<Vec<u8>>,
+    ) -> Result<()> {
+        let cf = raw::raw_cf(cf)?;
+        let stored = self.check_raw_keys(ctx, &keys)?;
+        let modifies = stored
+            .into_iter()
+            .map(|key| Modify::Delete(cf, key))
+            .collect();
+        self.raw_write(ctx, modifies).await
+    }
+
+    async fn raw_write(&self, ctx: &RequestContext, modifies: Vec<Modify>) -> Result<()> {
         let keys: Vec<Vec<u8>> = modifies
             .iter()
             .map(|modify| match modify {
@@ -631,7 +736,7 @@ impl<E: Engine> Storage<E> {
         self.engine.async_write(ctx, modifies).await
     }
 
-    /// Raw range scan (see `raw::raw_scan` for the bounds of reverse scans).
+    /// Raw range scan over user keys (see `raw::raw_scan` for the bounds of reverse scans).
     #[allow(clippy::too_many_arguments)]
     pub async fn raw_scan(
         &self,
@@ -649,11 +754,14 @@ impl<E: Engine> Storage<E> {
             )));
         }
         let cf = raw::raw_cf(cf)?;
+        check_raw_range(ctx, &start, &end)?;
         let snapshot = self.engine.async_snapshot(ctx).await?;
-        blocking(move || raw::raw_scan(&snapshot, cf, &start, &end, limit, key_only, reverse)).await
+        let api = ctx.api_version;
+        blocking(move || raw::raw_scan(&snapshot, api, cf, &start, &end, limit, key_only, reverse))
+            .await
     }
 
-    /// Raw delete of `[start, end)`.
+    /// Raw delete of the user keys in `[start, end)` within the request's region.
     pub async fn raw_delete_range(
         &self,
         ctx: &RequestContext,
@@ -662,19 +770,25 @@ impl<E: Engine> Storage<E> {
         end: Vec<u8>,
     ) -> Result<()> {
         let cf = raw::raw_cf(cf)?;
+        check_raw_range(ctx, &start, &end)?;
         if !end.is_empty() && start > end {
             return Err(Error::InvalidRequest(
                 "delete range start is after its end".into(),
             ));
         }
+        let (lower, upper) = (
+            raw::stored_bound(ctx.api_version, &start),
+            raw::stored_bound(ctx.api_version, &end),
+        );
         self.engine
-            .async_write(ctx, vec![Modify::DeleteRange(cf, start, end)])
+            .async_write(ctx, vec![Modify::DeleteRange(cf, lower, upper)])
             .await
     }
 
-    /// Raw compare-and-swap: writes `value` (or deletes, if `delete`) when the current value is
-    /// `expected` (`None`: the key must not exist). Returns whether it swapped and the previous
-    /// value.
+    /// Raw compare-and-swap: writes `value` (or deletes, if `delete`) when the current live
+    /// value is `expected` (`None`: the key must not exist). Returns whether it swapped and the
+    /// previous value.
+    #[allow(clippy::too_many_arguments)]
     pub async fn raw_compare_and_swap(
         &self,
         ctx: &RequestContext,
@@ -683,20 +797,47 @@ impl<E: Engine> Storage<E> {
         expected: Option<Vec<u8>>,
         value: Vec<u8>,
         delete: bool,
+        ttl: u64,
     ) -> Result<(bool, Option<Vec<u8>>)> {
         let cf = raw::raw_cf(cf)?;
-        let _latch = self.latches.acquire(std::slice::from_ref(&key)).await;
+        check_ttl_enabled(ctx, ttl != 0)?;
+        let stored = self.check_raw_keys(ctx, &[key])?;
+        let stored = stored.into_iter().next().unwrap_or_default();
+        let _latch = self.latches.acquire(std::slice::from_ref(&stored)).await;
         let snapshot = self.engine.async_snapshot(ctx).await?;
-        let previous = snapshot.get_cf(cf, &key)?;
+        let now = raw::now_secs();
+        let previous = raw::raw_get_live(&snapshot, ctx.api_version, cf, &stored, now)?
+            .map(|value| value.value);
         if previous != expected {
             return Ok((false, previous));
         }
         let modify = if delete {
-            Modify::Delete(cf, key)
+            Modify::Delete(cf, stored)
         } else {
-            Modify::Put(cf, key, value)
+            let value = RawValue::with_ttl(value, ttl, now).encode(ctx.api_version);
+            Modify::Put(cf, stored, value)
         };
         self.engine.async_write(ctx, vec![modify]).await?;
         Ok((true, previous))
     }
+}
+
+/// TTL needs the value metadata of API V2.
+fn check_ttl_enabled(ctx: &RequestContext, wanted: bool) -> Result<()> {
+    if wanted && ctx.api_version == ApiVersion::V1 {
+        return Err(Error::Unsupported(
+            "TTL is not enabled for API V1 requests: use API V2".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the key mode of a raw range's non-empty bounds.
+fn check_raw_range(ctx: &RequestContext, start: &[u8], end: &[u8]) -> Result<()> {
+    for bound in [start, end] {
+        if !bound.is_empty() {
+            raw::check_key_mode(ctx.api_version, KeyMode::Raw, bound)?;
+        }
+    }
+    Ok(())
 }

@@ -7,16 +7,7 @@ use basalt_storage::{Error, RequestContext, TxnError};
 
 /// The request context the storage layer needs, from the wire context.
 pub fn request_context(ctx: Option<&kvrpcpb::Context>) -> RequestContext {
-    let Some(ctx) = ctx else {
-        return RequestContext::default();
-    };
-    RequestContext {
-        region_id: ctx.region_id,
-        region_epoch: ctx.region_epoch,
-        peer: ctx.peer,
-        resolved_locks: ctx.resolved_locks.clone(),
-        read_committed: ctx.isolation_level == kvrpcpb::IsolationLevel::Rc as i32,
-    }
+    RequestContext::from_wire(ctx)
 }
 
 /// The wire form of a lock.

@@ -2,11 +2,10 @@
 //! the response message; the tonic service and `BatchCommands` both call them.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use basalt_proto::kvrpcpb;
-use basalt_storage::engine::Modify;
 use basalt_storage::mvcc::{ScanOptions, ScannedEntry};
-use basalt_storage::raw::raw_cf;
 use basalt_storage::txn::{
     CheckTxnStatusOptions, Mutation, MutationOp, PessimisticAction, PessimisticLockOptions,
     PrewriteRequest, SecondaryLocksStatus, TxnStatus,
@@ -639,55 +638,26 @@ impl<E: Engine> KvHandlers<E> {
     ) -> kvrpcpb::RawBatchGetResponse {
         let timer = RequestTimer::start("raw_batch_get");
         let ctx = request_context(request.context.as_ref());
-        let mut response = kvrpcpb::RawBatchGetResponse::default();
-        let label = match self
+        let result = self
             .storage
             .raw_batch_get(&ctx, &request.cf, request.keys)
-            .await
-        {
-            Ok(pairs) => {
-                response.pairs = pairs
-                    .into_iter()
-                    .map(|(key, value)| kvrpcpb::KvPair {
-                        key,
-                        value,
-                        ..Default::default()
-                    })
-                    .collect();
-                "ok"
-            }
-            Err(err) => match raw_error(err) {
-                Err(region) => {
-                    response.region_error = Some(*region);
-                    "region_error"
-                }
-                Ok(_) => "error",
-            },
-        };
+            .await;
+        let (region_error, pairs, label) = raw_pairs(result);
         timer.finish(label);
-        response
+        kvrpcpb::RawBatchGetResponse {
+            region_error,
+            pairs,
+        }
     }
 
+    /// Runs a raw write and fills the `(region_error, error)` of its response.
     async fn raw_write(
         &self,
         method: &'static str,
-        ctx: Option<&kvrpcpb::Context>,
-        ttl: u64,
-        modifies: Result<Vec<Modify>, Error>,
+        write: impl Future<Output = Result<(), Error>>,
     ) -> (Option<basalt_proto::errorpb::Error>, String) {
         let timer = RequestTimer::start(method);
-        let ctx = request_context(ctx);
-        let result = if ttl != 0 {
-            Err(Error::Unsupported(
-                "TTL is not enabled: this store runs API v1 without TTL".into(),
-            ))
-        } else {
-            match modifies {
-                Ok(modifies) => self.storage.raw_write(&ctx, modifies).await,
-                Err(err) => Err(err),
-            }
-        };
-        let (region, message, label) = match result {
+        let (region, message, label) = match write.await {
             Ok(()) => (None, String::new(), "ok"),
             Err(err) => match raw_error(err) {
                 Err(region) => (Some(*region), String::new(), "region_error"),
@@ -700,15 +670,12 @@ impl<E: Engine> KvHandlers<E> {
 
     /// `RawPut`.
     pub async fn raw_put(&self, request: kvrpcpb::RawPutRequest) -> kvrpcpb::RawPutResponse {
-        let modifies = raw_cf(&request.cf).and_then(|cf| {
-            if request.key.is_empty() {
-                return Err(Error::InvalidRequest("key must not be empty".into()));
-            }
-            Ok(vec![Modify::Put(cf, request.key, request.value)])
-        });
-        let (region_error, error) = self
-            .raw_write("raw_put", request.context.as_ref(), request.ttl, modifies)
-            .await;
+        let ctx = request_context(request.context.as_ref());
+        let ttls = [request.ttl];
+        let write =
+            self.storage
+                .raw_put(&ctx, &request.cf, vec![(request.key, request.value)], &ttls);
+        let (region_error, error) = self.raw_write("raw_put", write).await;
         kvrpcpb::RawPutResponse {
             region_error,
             error,
@@ -720,24 +687,21 @@ impl<E: Engine> KvHandlers<E> {
         &self,
         request: kvrpcpb::RawBatchPutRequest,
     ) -> kvrpcpb::RawBatchPutResponse {
+        let ctx = request_context(request.context.as_ref());
         // Old clients send one `ttl` for the batch, newer ones `ttls` per pair.
         #[allow(deprecated)]
-        let ttl = request.ttls.iter().copied().max().unwrap_or(request.ttl);
-        let modifies = raw_cf(&request.cf).and_then(|cf| {
-            request
-                .pairs
-                .into_iter()
-                .map(|pair| {
-                    if pair.key.is_empty() {
-                        return Err(Error::InvalidRequest("key must not be empty".into()));
-                    }
-                    Ok(Modify::Put(cf, pair.key, pair.value))
-                })
-                .collect()
-        });
-        let (region_error, error) = self
-            .raw_write("raw_batch_put", request.context.as_ref(), ttl, modifies)
-            .await;
+        let ttls = if request.ttls.is_empty() {
+            vec![request.ttl]
+        } else {
+            request.ttls
+        };
+        let pairs = request
+            .pairs
+            .into_iter()
+            .map(|pair| (pair.key, pair.value))
+            .collect();
+        let write = self.storage.raw_put(&ctx, &request.cf, pairs, &ttls);
+        let (region_error, error) = self.raw_write("raw_batch_put", write).await;
         kvrpcpb::RawBatchPutResponse {
             region_error,
             error,
@@ -749,10 +713,11 @@ impl<E: Engine> KvHandlers<E> {
         &self,
         request: kvrpcpb::RawDeleteRequest,
     ) -> kvrpcpb::RawDeleteResponse {
-        let modifies = raw_cf(&request.cf).map(|cf| vec![Modify::Delete(cf, request.key)]);
-        let (region_error, error) = self
-            .raw_write("raw_delete", request.context.as_ref(), 0, modifies)
-            .await;
+        let ctx = request_context(request.context.as_ref());
+        let write = self
+            .storage
+            .raw_delete(&ctx, &request.cf, vec![request.key]);
+        let (region_error, error) = self.raw_write("raw_delete", write).await;
         kvrpcpb::RawDeleteResponse {
             region_error,
             error,
@@ -764,17 +729,26 @@ impl<E: Engine> KvHandlers<E> {
         &self,
         request: kvrpcpb::RawBatchDeleteRequest,
     ) -> kvrpcpb::RawBatchDeleteResponse {
-        let modifies = raw_cf(&request.cf).map(|cf| {
-            request
-                .keys
-                .into_iter()
-                .map(|key| Modify::Delete(cf, key))
-                .collect()
-        });
-        let (region_error, error) = self
-            .raw_write("raw_batch_delete", request.context.as_ref(), 0, modifies)
-            .await;
+        let ctx = request_context(request.context.as_ref());
+        let write = self.storage.raw_delete(&ctx, &request.cf, request.keys);
+        let (region_error, error) = self.raw_write("raw_batch_delete", write).await;
         kvrpcpb::RawBatchDeleteResponse {
+            region_error,
+            error,
+        }
+    }
+
+    /// `RawDeleteRange`.
+    pub async fn raw_delete_range(
+        &self,
+        request: kvrpcpb::RawDeleteRangeRequest,
+    ) -> kvrpcpb::RawDeleteRangeResponse {
+        let ctx = request_context(request.context.as_ref());
+        let write =
+            self.storage
+                .raw_delete_range(&ctx, &request.cf, request.start_key, request.end_key);
+        let (region_error, error) = self.raw_write("raw_delete_range", write).await;
+        kvrpcpb::RawDeleteRangeResponse {
             region_error,
             error,
         }
@@ -784,7 +758,6 @@ impl<E: Engine> KvHandlers<E> {
     pub async fn raw_scan(&self, request: kvrpcpb::RawScanRequest) -> kvrpcpb::RawScanResponse {
         let timer = RequestTimer::start("raw_scan");
         let ctx = request_context(request.context.as_ref());
-        let mut response = kvrpcpb::RawScanResponse::default();
         let result = match check_limit(request.limit) {
             Ok(limit) => {
                 self.storage
@@ -801,28 +774,9 @@ impl<E: Engine> KvHandlers<E> {
             }
             Err(err) => Err(err),
         };
-        let label = match result {
-            Ok(pairs) => {
-                response.kvs = pairs
-                    .into_iter()
-                    .map(|(key, value)| kvrpcpb::KvPair {
-                        key,
-                        value,
-                        ..Default::default()
-                    })
-                    .collect();
-                "ok"
-            }
-            Err(err) => match raw_error(err) {
-                Err(region) => {
-                    response.region_error = Some(*region);
-                    "region_error"
-                }
-                Ok(_) => "error",
-            },
-        };
+        let (region_error, kvs, label) = raw_pairs(result);
         timer.finish(label);
-        response
+        kvrpcpb::RawScanResponse { region_error, kvs }
     }
 
     /// `RawBatchScan`: each range scanned with `each_limit`.
@@ -832,18 +786,17 @@ impl<E: Engine> KvHandlers<E> {
     ) -> kvrpcpb::RawBatchScanResponse {
         let timer = RequestTimer::start("raw_batch_scan");
         let ctx = request_context(request.context.as_ref());
-        let mut response = kvrpcpb::RawBatchScanResponse::default();
-        let mut label = "ok";
-        match check_limit(request.each_limit) {
-            Ok(limit) => {
-                for range in request.ranges {
-                    let (start, end) = if request.reverse {
-                        (range.end_key, range.start_key)
-                    } else {
-                        (range.start_key, range.end_key)
-                    };
-                    match self
-                        .storage
+        let result = async {
+            let limit = check_limit(request.each_limit)?;
+            let mut pairs = Vec::new();
+            for range in request.ranges {
+                let (start, end) = if request.reverse {
+                    (range.end_key, range.start_key)
+                } else {
+                    (range.start_key, range.end_key)
+                };
+                pairs.extend(
+                    self.storage
                         .raw_scan(
                             &ctx,
                             &request.cf,
@@ -853,63 +806,42 @@ impl<E: Engine> KvHandlers<E> {
                             request.key_only,
                             request.reverse,
                         )
-                        .await
-                    {
-                        Ok(pairs) => response.kvs.extend(pairs.into_iter().map(|(key, value)| {
-                            kvrpcpb::KvPair {
-                                key,
-                                value,
-                                ..Default::default()
-                            }
-                        })),
-                        Err(err) => {
-                            if let Err(region) = raw_error(err) {
-                                response.region_error = Some(*region);
-                                label = "region_error";
-                            } else {
-                                label = "error";
-                            }
-                            break;
-                        }
-                    }
-                }
+                        .await?,
+                );
             }
-            Err(_) => label = "error",
+            Ok(pairs)
         }
+        .await;
+        let (region_error, kvs, label) = raw_pairs(result);
         timer.finish(label);
-        response
+        kvrpcpb::RawBatchScanResponse { region_error, kvs }
     }
 
-    /// `RawDeleteRange`.
-    pub async fn raw_delete_range(
-        &self,
-        request: kvrpcpb::RawDeleteRangeRequest,
-    ) -> kvrpcpb::RawDeleteRangeResponse {
-        let timer = RequestTimer::start("raw_delete_range");
-        let ctx = request_context(request.context.as_ref());
-        let mut response = kvrpcpb::RawDeleteRangeResponse::default();
-        let label = match self
-            .storage
-            .raw_delete_range(&ctx, &request.cf, request.start_key, request.end_key)
-            .await
-        {
-            Ok(()) => "ok",
-            Err(err) => set_raw_error!(response, err),
-        };
-        timer.finish(label);
-        response
-    }
-
-    /// `RawGetKeyTTL`: TTL is not enabled under API v1.
+    /// `RawGetKeyTTL`: the seconds a key has left (0: no TTL), or `not_found`.
     pub async fn raw_get_key_ttl(
         &self,
         request: kvrpcpb::RawGetKeyTtlRequest,
     ) -> kvrpcpb::RawGetKeyTtlResponse {
-        let _ = request;
-        kvrpcpb::RawGetKeyTtlResponse {
-            error: "TTL is not enabled: this store runs API v1 without TTL".into(),
-            ..Default::default()
-        }
+        let timer = RequestTimer::start("raw_get_key_ttl");
+        let ctx = request_context(request.context.as_ref());
+        let mut response = kvrpcpb::RawGetKeyTtlResponse::default();
+        let label = match self
+            .storage
+            .raw_get_key_ttl(&ctx, &request.cf, request.key)
+            .await
+        {
+            Ok(Some(ttl)) => {
+                response.ttl = ttl;
+                "ok"
+            }
+            Ok(None) => {
+                response.not_found = true;
+                "ok"
+            }
+            Err(err) => set_raw_error!(response, err),
+        };
+        timer.finish(label);
+        response
     }
 
     /// `RawCompareAndSwap`.
@@ -921,24 +853,18 @@ impl<E: Engine> KvHandlers<E> {
         let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::RawCasResponse::default();
         let expected = (!request.previous_not_exist).then_some(request.previous_value);
-        let result = if request.ttl != 0 {
-            Err(Error::Unsupported(
-                "TTL is not enabled: this store runs API v1 without TTL".into(),
-            ))
-        } else if request.key.is_empty() {
-            Err(Error::InvalidRequest("key must not be empty".into()))
-        } else {
-            self.storage
-                .raw_compare_and_swap(
-                    &ctx,
-                    &request.cf,
-                    request.key,
-                    expected,
-                    request.value,
-                    request.delete,
-                )
-                .await
-        };
+        let result = self
+            .storage
+            .raw_compare_and_swap(
+                &ctx,
+                &request.cf,
+                request.key,
+                expected,
+                request.value,
+                request.delete,
+                request.ttl,
+            )
+            .await;
         let label = match result {
             Ok((succeed, previous)) => {
                 response.succeed = succeed;
@@ -952,17 +878,17 @@ impl<E: Engine> KvHandlers<E> {
         response
     }
 
-    /// `UnsafeDestroyRange`: drops every key of the range, raw and transactional.
+    /// `UnsafeDestroyRange`: drops every transactional key of the range on this store, without
+    /// regard to regions (the context is not checked, as upstream).
     pub async fn unsafe_destroy_range(
         &self,
         request: kvrpcpb::UnsafeDestroyRangeRequest,
     ) -> kvrpcpb::UnsafeDestroyRangeResponse {
         let timer = RequestTimer::start("unsafe_destroy_range");
-        let ctx = request_context(request.context.as_ref());
         let mut response = kvrpcpb::UnsafeDestroyRangeResponse::default();
         let label = match self
             .storage
-            .delete_range(&ctx, request.start_key, request.end_key)
+            .unsafe_destroy_range(request.start_key, request.end_key)
             .await
         {
             Ok(()) => "ok",
@@ -970,5 +896,44 @@ impl<E: Engine> KvHandlers<E> {
         };
         timer.finish(label);
         response
+    }
+}
+
+/// A raw key and value.
+type RawPair = (Vec<u8>, Vec<u8>);
+/// The region error, pairs and metrics label of a raw read's response.
+type RawReadReply = (
+    Option<basalt_proto::errorpb::Error>,
+    Vec<kvrpcpb::KvPair>,
+    &'static str,
+);
+
+/// The `(region_error, pairs, label)` of a raw read. Upstream reports other errors as one pair
+/// carrying a `KeyError`, since these responses have no error field.
+fn raw_pairs(result: Result<Vec<RawPair>, Error>) -> RawReadReply {
+    match result {
+        Ok(pairs) => (
+            None,
+            pairs
+                .into_iter()
+                .map(|(key, value)| kvrpcpb::KvPair {
+                    key,
+                    value,
+                    ..Default::default()
+                })
+                .collect(),
+            "ok",
+        ),
+        Err(err) => match wire_error(err) {
+            WireError::Region(region) => (Some(*region), Vec::new(), "region_error"),
+            WireError::Key(key) => (
+                None,
+                vec![kvrpcpb::KvPair {
+                    error: Some(*key),
+                    ..Default::default()
+                }],
+                "error",
+            ),
+        },
     }
 }

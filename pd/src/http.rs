@@ -1,0 +1,84 @@
+//! PD's HTTP API, served on the same port as gRPC (HTTP/1.1 and h2c side by side), for tools and
+//! test suites that read the cluster's state: `GET /pd/api/v1/regions`, `/pd/api/v1/stores`,
+//! `/pd/api/v1/version`. Keys are upper-case hex, as upstream PD prints them.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use basalt_proto::metapb;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+
+use crate::cluster::Cluster;
+use crate::region::RegionInfo;
+
+type Shared = Arc<Mutex<Cluster>>;
+
+/// The HTTP routes over `cluster`.
+pub fn router(cluster: Shared) -> Router {
+    Router::new()
+        .route("/pd/api/v1/regions", get(regions))
+        .route("/pd/api/v1/stores", get(stores))
+        .route("/pd/api/v1/version", get(version))
+        .with_state(cluster)
+}
+
+fn hex_upper(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02X}");
+    }
+    out
+}
+
+fn peer_json(peer: &metapb::Peer) -> Value {
+    json!({ "id": peer.id, "store_id": peer.store_id, "role": peer.role })
+}
+
+fn region_json(info: &RegionInfo) -> Value {
+    let epoch = info.region.region_epoch.unwrap_or_default();
+    json!({
+        "id": info.region.id,
+        "start_key": hex_upper(&info.region.start_key),
+        "end_key": hex_upper(&info.region.end_key),
+        "epoch": { "conf_ver": epoch.conf_ver, "version": epoch.version },
+        "peers": info.region.peers.iter().map(peer_json).collect::<Vec<_>>(),
+        "leader": info.leader.as_ref().map(peer_json),
+        "approximate_size": info.stats.approximate_size,
+        "approximate_keys": info.stats.approximate_keys,
+    })
+}
+
+async fn regions(State(cluster): State<Shared>) -> Json<Value> {
+    // Before bootstrap there are no regions.
+    let infos = cluster
+        .lock()
+        .scan_regions(b"", b"", usize::MAX)
+        .unwrap_or_default();
+    let regions: Vec<Value> = infos.iter().map(region_json).collect();
+    Json(json!({ "count": regions.len(), "regions": regions }))
+}
+
+async fn stores(State(cluster): State<Shared>) -> Json<Value> {
+    let stores = cluster.lock().stores(false).unwrap_or_default();
+    let stores: Vec<Value> = stores
+        .iter()
+        .map(|store| {
+            json!({ "store": {
+                "id": store.id,
+                "address": store.address,
+                "status_address": store.status_address,
+                "version": store.version,
+                "state": store.state,
+            }})
+        })
+        .collect();
+    Json(json!({ "count": stores.len(), "stores": stores }))
+}
+
+async fn version() -> Json<Value> {
+    Json(json!({ "version": env!("CARGO_PKG_VERSION") }))
+}
