@@ -674,7 +674,11 @@ async fn batch_commands_stream_and_bad_input() {
         .await
         .unwrap()
         .into_inner();
-    assert!(got.region_error.is_none() && got.kvs.is_empty());
+    // As upstream, the error travels as the only pair, with a `KeyError`.
+    assert!(got.region_error.is_none());
+    assert_eq!(got.kvs.len(), 1, "{got:?}");
+    let abort = got.kvs[0].error.as_ref().map(|e| e.abort.clone());
+    assert!(abort.is_some_and(|m| m.contains("limit")), "{got:?}");
 
     // Malformed protobuf bytes: a gRPC status, and the server keeps serving.
     let status = send_garbage(

@@ -275,9 +275,11 @@ impl<K: KvEngine> LocalEngine<K> {
                     set.by_id
                         .values()
                         .filter(|other| {
-                            other.id != region.id
-                                && (other.end_key == region.start_key
-                                    || other.start_key == region.end_key)
+                            let left = !region.start_key.is_empty()
+                                && other.end_key == region.start_key;
+                            let right = !region.end_key.is_empty()
+                                && other.start_key == region.end_key;
+                            other.id != region.id && (left || right)
                         })
                         .cloned(),
                 );
