@@ -8,6 +8,24 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// The `basalt-server` binary: `$BASALT_SERVER`, else the debug build in `$CARGO_TARGET_DIR` or
+/// in the workspace's `target/`.
+pub fn server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("BASALT_SERVER") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug").join("basalt-server");
+    assert!(
+        path.exists(),
+        "{} does not exist: build it with `cargo build -p basalt-server` or set BASALT_SERVER",
+        path.display()
+    );
+    path
+}
+
 /// A running server process, killed (SIGKILL) when dropped.
 pub struct ServerProcess {
     child: Child,
@@ -23,7 +41,7 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts a server on `data_dir` and waits until it prints its READY line.
     pub fn start(data_dir: &Path) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_basalt-server"))
+        let mut child = Command::new(server_binary())
             .arg("--data-dir")
             .arg(data_dir)
             .args([
