@@ -802,3 +802,96 @@ impl tonic::codec::Decoder for RawCodec {
         Ok(Some(out))
     }
 }
+
+/// Memcomparable encoding of bytes (8-byte groups, each followed by 255 minus its padding), as
+/// region boundaries hold API V2 keys.
+fn memcomparable(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in key.chunks(8).chain(if key.len() % 8 == 0 {
+        Some(&[][..])
+    } else {
+        None
+    }) {
+        let mut group = [0u8; 8];
+        group[..chunk.len()].copy_from_slice(chunk);
+        out.extend_from_slice(&group);
+        out.push(255 - (8 - chunk.len()) as u8);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_v2_keyspace_regions_ttl_and_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+
+    // The default keyspace's raw and transactional ranges are regions of their own.
+    let body = http_get(&server.pd, "/pd/api/v1/regions").await;
+    assert!(body.contains("\"count\":5"), "{body}");
+    assert!(body.contains("\"7200000000000000FB\""), "{body}");
+
+    // tikv-client in API V2: TTLs round-trip and V1 data is not visible through the keyspace.
+    let config = client_config().with_default_keyspace();
+    let v2 = RawClient::new_with_config(vec![server.pd.clone()], config)
+        .await
+        .unwrap();
+    v2.put_with_ttl(b"t".to_vec(), b"1".to_vec(), 60)
+        .await
+        .unwrap();
+    let ttl = v2.get_key_ttl_secs(b"t".to_vec()).await.unwrap();
+    assert!(
+        matches!(ttl, Some(left) if left > 50 && left <= 60),
+        "{ttl:?}"
+    );
+    let v1 = raw_client(&server).await;
+    v1.put(b"t".to_vec(), b"v1".to_vec()).await.unwrap();
+    assert_eq!(v2.get(b"t".to_vec()).await.unwrap(), Some(b"1".to_vec()));
+    assert_eq!(v1.get(b"t".to_vec()).await.unwrap(), Some(b"v1".to_vec()));
+
+    // Straight gRPC: a V2 raw request whose key lacks the `r` prefix, and a V1 request asking
+    // for a TTL, are refused with an error message; a V2 key outside the addressed region is a
+    // region error.
+    let mut kv = kv_client(&server).await;
+    let mut context = region_context(&server, &memcomparable(b"r\0\0\0k")).await;
+    context.api_version = kvrpcpb::ApiVersion::V2 as i32;
+    let got = kv
+        .raw_put(kvrpcpb::RawPutRequest {
+            context: Some(context.clone()),
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(got.error.contains("key mode"), "{got:?}");
+    let got = kv
+        .raw_get(kvrpcpb::RawGetRequest {
+            context: Some(context.clone()),
+            key: b"r\0\0\x05k".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        got.region_error
+            .as_ref()
+            .is_some_and(|e| e.key_not_in_region.is_some()),
+        "{got:?}"
+    );
+    let mut v1_context = region_context(&server, b"k").await;
+    v1_context.api_version = kvrpcpb::ApiVersion::V1 as i32;
+    let got = kv
+        .raw_put(kvrpcpb::RawPutRequest {
+            context: Some(v1_context),
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            ttl: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(got.error.contains("TTL"), "{got:?}");
+}

@@ -5,7 +5,11 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use basalt_proto::metapb;
@@ -17,13 +21,29 @@ use crate::region::RegionInfo;
 
 type Shared = Arc<Mutex<Cluster>>;
 
-/// The HTTP routes over `cluster`.
-pub fn router(cluster: Shared) -> Router {
-    Router::new()
+/// `grpc` (the gRPC services' router) with the HTTP routes over `cluster` beside it. Unknown
+/// paths answer gRPC's `Unimplemented` to gRPC callers and 404 to everyone else.
+pub fn with_http_api(grpc: Router, cluster: Shared) -> Router {
+    let http = Router::new()
         .route("/pd/api/v1/regions", get(regions))
         .route("/pd/api/v1/stores", get(stores))
         .route("/pd/api/v1/version", get(version))
-        .with_state(cluster)
+        .with_state(cluster);
+    grpc.merge(http).fallback(fallback)
+}
+
+async fn fallback(request: Request) -> Response {
+    let grpc = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/grpc"));
+    if grpc {
+        tonic::Status::unimplemented(format!("{} is not served", request.uri().path()))
+            .into_http::<Body>()
+    } else {
+        (StatusCode::NOT_FOUND, "not found\n").into_response()
+    }
 }
 
 fn hex_upper(bytes: &[u8]) -> String {

@@ -142,7 +142,7 @@ impl PdServer {
     ) -> Result<()> {
         let grpc = tonic::service::Routes::new(PdGrpcServer::new(self.service))
             .add_service(KeyspaceServer::new(self.keyspace));
-        let routes = grpc.into_axum_router().merge(http::router(self.cluster));
+        let routes = http::with_http_api(grpc.into_axum_router(), self.cluster);
         tonic::transport::Server::builder()
             .accept_http1(true)
             .tcp_nodelay(true)

@@ -275,10 +275,10 @@ impl<K: KvEngine> LocalEngine<K> {
                     set.by_id
                         .values()
                         .filter(|other| {
-                            let left = !region.start_key.is_empty()
-                                && other.end_key == region.start_key;
-                            let right = !region.end_key.is_empty()
-                                && other.start_key == region.end_key;
+                            let left =
+                                !region.start_key.is_empty() && other.end_key == region.start_key;
+                            let right =
+                                !region.end_key.is_empty() && other.start_key == region.end_key;
                             other.id != region.id && (left || right)
                         })
                         .cloned(),
@@ -505,5 +505,236 @@ impl<I: EngineIterator> EngineIterator for DataIterator<I> {
 
     fn value(&self) -> &[u8] {
         self.inner.value()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::MemoryEngine;
+    use crate::raw::{stored_key, RawValue};
+    use crate::storage::Storage;
+    use crate::ConcurrencyManager;
+
+    fn whole_region() -> metapb::Region {
+        metapb::Region {
+            id: 1,
+            region_epoch: Some(metapb::RegionEpoch {
+                conf_ver: 1,
+                version: 1,
+            }),
+            peers: vec![metapb::Peer {
+                id: 2,
+                store_id: 7,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn ctx_of(region: &metapb::Region, api_version: ApiVersion) -> RequestContext {
+        RequestContext {
+            region_id: region.id,
+            region_epoch: region.region_epoch,
+            api_version,
+            ..Default::default()
+        }
+    }
+
+    fn block_on<T>(future: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(future)
+    }
+
+    #[test]
+    fn split_persists_and_bumps_epochs() {
+        let kv = MemoryEngine::new();
+        let local = LocalEngine::new(kv.clone(), 7, vec![whole_region()], false);
+        let (left, right) = local.split(1, b"m", 3, &[4]).unwrap();
+        assert_eq!(
+            (left.end_key.as_slice(), right.start_key.as_slice()),
+            (&b"m"[..], &b"m"[..])
+        );
+        assert_eq!(left.region_epoch.map(|e| e.version), Some(2));
+        assert_eq!(right.region_epoch.map(|e| e.version), Some(2));
+        assert_eq!(right.peers[0].id, 4);
+        let mut loaded = load_regions(&kv).unwrap();
+        loaded.sort_by_key(|region| region.id);
+        assert_eq!(loaded, vec![left.clone(), right.clone()]);
+        // Outside the region, at its start, or with a taken id: refused.
+        assert!(local.split(1, b"z", 9, &[10]).is_err());
+        assert!(local.split(3, b"m", 9, &[10]).is_err());
+        assert!(local.split(1, b"c", 3, &[10]).is_err());
+        assert_eq!(local.region_by_key(b"a").map(|r| r.id), Some(1));
+        assert_eq!(local.region_by_key(b"q").map(|r| r.id), Some(3));
+    }
+
+    #[test]
+    fn snapshots_see_only_their_region_and_epochs_are_checked() {
+        let kv = MemoryEngine::new();
+        let local = LocalEngine::new(kv, 7, vec![whole_region()], false);
+        let (left, right) = local.split(1, b"m", 3, &[4]).unwrap();
+        let writes = ["a", "l", "m", "z"]
+            .iter()
+            .map(|key| Modify::Put(CF_DEFAULT, key.as_bytes().to_vec(), b"v".to_vec()))
+            .collect::<Vec<_>>();
+        block_on(local.async_write(&ctx_of(&left, ApiVersion::V1), writes)).unwrap();
+        let keys = |region: &metapb::Region, lower: &[u8], upper: &[u8]| {
+            let snap = block_on(local.async_snapshot(&ctx_of(region, ApiVersion::V1))).unwrap();
+            let mut iter = snap
+                .iterator_cf(CF_DEFAULT, IterOptions::bounded(lower, upper))
+                .unwrap();
+            let mut out = Vec::new();
+            let mut valid = iter.seek_to_first().unwrap();
+            while valid {
+                out.push(String::from_utf8(iter.key().to_vec()).unwrap());
+                valid = iter.next().unwrap();
+            }
+            out
+        };
+        assert_eq!(keys(&left, b"", b""), ["a", "l"]);
+        assert_eq!(keys(&right, b"", b""), ["m", "z"]);
+        assert_eq!(keys(&right, b"b", b"n"), ["m"]);
+        // Asked bounds entirely outside the region: nothing, not an engine error.
+        assert!(keys(&right, b"a", b"c").is_empty());
+
+        let stale = ctx_of(&whole_region(), ApiVersion::V1);
+        let err = block_on(local.async_snapshot(&stale)).err().unwrap();
+        let Error::Region(region_err) = err else {
+            panic!("expected a region error")
+        };
+        let current = region_err.epoch_not_match.unwrap().current_regions;
+        assert_eq!(current.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 3]);
+        let missing = RequestContext {
+            region_id: 99,
+            ..Default::default()
+        };
+        assert!(matches!(
+            block_on(local.async_snapshot(&missing)),
+            Err(Error::Region(e)) if e.region_not_found.is_some()
+        ));
+        let outside = local.check_keys_in_region(&ctx_of(&left, ApiVersion::V1), &[b"q"]);
+        assert!(matches!(outside, Err(Error::Region(e)) if e.key_not_in_region.is_some()));
+    }
+
+    #[test]
+    fn raw_api_v2_ttl_key_modes_and_destroy_range() {
+        let kv = MemoryEngine::new();
+        let region = whole_region();
+        let local = LocalEngine::new(kv, 7, vec![region.clone()], false);
+        let storage = Storage::new(local.clone(), ConcurrencyManager::new(1));
+        let v2 = ctx_of(&region, ApiVersion::V2);
+        let v1 = ctx_of(&region, ApiVersion::V1);
+        let key = b"r\0\0\0k".to_vec();
+        block_on(async {
+            storage
+                .raw_put(&v2, "", vec![(key.clone(), b"v".to_vec())], &[100])
+                .await
+                .unwrap();
+            assert_eq!(
+                storage.raw_get(&v2, "", key.clone()).await.unwrap(),
+                Some(b"v".to_vec())
+            );
+            let ttl = storage.raw_get_key_ttl(&v2, "", key.clone()).await.unwrap();
+            assert!(
+                matches!(ttl, Some(left) if left > 95 && left <= 100),
+                "{ttl:?}"
+            );
+            // A value whose expiry has passed reads as absent everywhere.
+            let dead = RawValue {
+                value: b"old".to_vec(),
+                expire_ts: Some(1),
+            };
+            let dead_key = b"r\0\0\0j".to_vec();
+            local
+                .async_write(
+                    &v2,
+                    vec![Modify::Put(
+                        CF_DEFAULT,
+                        stored_key(ApiVersion::V2, &dead_key),
+                        dead.encode(ApiVersion::V2),
+                    )],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                storage.raw_get(&v2, "", dead_key.clone()).await.unwrap(),
+                None
+            );
+            assert_eq!(
+                storage.raw_get_key_ttl(&v2, "", dead_key).await.unwrap(),
+                None
+            );
+            let scanned = storage
+                .raw_scan(
+                    &v2,
+                    "",
+                    b"r\0\0\0".to_vec(),
+                    b"r\0\0\x01".to_vec(),
+                    10,
+                    false,
+                    false,
+                )
+                .await
+                .unwrap();
+            assert_eq!(scanned, vec![(key.clone(), b"v".to_vec())]);
+            // CAS sees the live value only.
+            let (swapped, previous) = storage
+                .raw_compare_and_swap(
+                    &v2,
+                    "",
+                    key.clone(),
+                    Some(b"v".to_vec()),
+                    b"w".to_vec(),
+                    false,
+                    0,
+                )
+                .await
+                .unwrap();
+            assert!(swapped);
+            assert_eq!(previous, Some(b"v".to_vec()));
+            assert_eq!(
+                storage.raw_get_key_ttl(&v2, "", key.clone()).await.unwrap(),
+                Some(0)
+            );
+
+            // Key modes and TTL under API V1.
+            let wrong_mode = storage.raw_put(&v2, "", vec![(b"x\0\0\0k".to_vec(), vec![])], &[]);
+            assert!(matches!(wrong_mode.await, Err(Error::InvalidRequest(_))));
+            let txn_in_raw = storage.get(&v2, b"r\0\0\0k".to_vec(), 10);
+            assert!(matches!(txn_in_raw.await, Err(Error::InvalidRequest(_))));
+            let v1_ttl = storage.raw_put(&v1, "", vec![(b"k".to_vec(), vec![])], &[5]);
+            assert!(matches!(v1_ttl.await, Err(Error::Unsupported(_))));
+            let ttls = storage.raw_put(&v2, "", vec![(key.clone(), vec![]); 3], &[1, 2]);
+            assert!(matches!(ttls.await, Err(Error::InvalidRequest(_))));
+
+            // UnsafeDestroyRange drops the transactional keys of its range only.
+            let mut txn_modifies = Vec::new();
+            for user_key in [&b"x\0\0\0a"[..], b"x\0\0\0b", b"x\0\0\x01a"] {
+                let encoded = crate::mvcc::Key::from_raw(user_key);
+                txn_modifies.push(Modify::Put(CF_LOCK, encoded.as_encoded().to_vec(), vec![1]));
+            }
+            local.async_write(&v2, txn_modifies).await.unwrap();
+            storage
+                .unsafe_destroy_range(b"x\0\0\0".to_vec(), b"x\0\0\x01".to_vec())
+                .await
+                .unwrap();
+            let snap = local.async_snapshot(&v2).await.unwrap();
+            let mut iter = snap.iterator_cf(CF_LOCK, IterOptions::default()).unwrap();
+            assert!(iter.seek_to_first().unwrap());
+            assert_eq!(
+                iter.key(),
+                crate::mvcc::Key::from_raw(b"x\0\0\x01a").as_encoded()
+            );
+            assert!(!iter.next().unwrap());
+            // The V2 raw value survived: it is not a transactional key.
+            assert_eq!(
+                storage.raw_get(&v2, "", key).await.unwrap(),
+                Some(b"w".to_vec())
+            );
+        });
     }
 }

@@ -15,6 +15,7 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     pub cluster_id: u64,
     pub cluster: std::sync::Arc<parking_lot::Mutex<basalt_pd::Cluster>>,
+    pub addr: std::net::SocketAddr,
 }
 
 impl Running {
@@ -57,6 +58,7 @@ impl Running {
             task,
             cluster_id,
             cluster,
+            addr,
         }
     }
 
