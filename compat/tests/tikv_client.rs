@@ -807,7 +807,7 @@ impl tonic::codec::Decoder for RawCodec {
 /// region boundaries hold API V2 keys.
 fn memcomparable(key: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    for chunk in key.chunks(8).chain(if key.len() % 8 == 0 {
+    for chunk in key.chunks(8).chain(if key.len().is_multiple_of(8) {
         Some(&[][..])
     } else {
         None
