@@ -53,6 +53,7 @@ suite_cargo --no-run --test integration_tests --test failpoint_tests 2>&1 | tail
 "$server" --data-dir "$work/data" --addr 127.0.0.1:0 --pd-addr 127.0.0.1:0 \
     --status-addr 127.0.0.1:0 --log warn >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
+disown "$server_pid" # its kill at exit is expected; no job-control notice
 pd=""
 for _ in $(seq 1 600); do
     pd="$(sed -n 's/^READY .*pd=\([^ ]*\).*/\1/p' "$work/server.out")"
