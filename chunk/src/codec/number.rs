@@ -1,0 +1,1 @@
+//! Number codecs (placeholder; being written).

@@ -1,0 +1,1 @@
+//! Field types (placeholder; being written).
