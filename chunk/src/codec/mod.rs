@@ -1,3 +1,6 @@
-//! Byte codecs shared with TiDB and TiKV: numbers and bytes in memcomparable and value forms.
+//! Byte codecs shared with TiDB and TiKV: numbers and bytes in memcomparable and value forms,
+//! row format v2, and table/index keys.
 
 pub mod number;
+pub mod row_v2;
+pub mod table;
