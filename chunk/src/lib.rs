@@ -9,7 +9,9 @@
 //! Read `types::FieldType` first: every value's meaning depends on it.
 #![deny(missing_docs)]
 
+pub mod chunk_codec;
 pub mod codec;
+pub mod column;
 pub mod decimal;
 pub mod duration;
 mod error;
