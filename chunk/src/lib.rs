@@ -11,6 +11,7 @@
 
 pub mod chunk_codec;
 pub mod codec;
+pub mod collation;
 pub mod column;
 pub mod decimal;
 pub mod duration;
