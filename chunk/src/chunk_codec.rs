@@ -13,6 +13,7 @@ use crate::codec::number;
 use crate::column::{BytesColumn, Column, FixedColumn, FixedValue, LogicalRows, Validity};
 use crate::error::{Error, Result};
 use crate::types::{FieldType, FieldTypeTp};
+use crate::{DateTime, Duration};
 
 fn write_header(out: &mut Vec<u8>, validity: &Validity, rows: &LogicalRows) -> Result<()> {
     let count = u32::try_from(rows.len()).map_err(|_| Error::overflow("chunk rows", rows.len()))?;
@@ -75,6 +76,8 @@ pub fn encode_column(
             Ok(())
         }
         Column::Real(column) => encode_fixed(column, rows, out),
+        Column::DateTime(column) => encode_fixed(column, rows, out),
+        Column::Duration(column) => encode_fixed(column, rows, out),
         Column::Bytes(column) => {
             check_rows(column.len(), rows)?;
             write_header(out, column.validity(), rows)?;
@@ -187,6 +190,18 @@ pub fn decode_column(input: &mut &[u8], field_type: &FieldType) -> Result<Column
             4,
         )?),
         Column::Real(_) => Column::Real(decode_fixed(input, &header, f64::read_chunk, 8)?),
+        Column::DateTime(_) => {
+            Column::DateTime(decode_fixed(input, &header, DateTime::read_chunk, 8)?)
+        }
+        Column::Duration(_) => {
+            let fsp = field_type.fsp();
+            Column::Duration(decode_fixed(
+                input,
+                &header,
+                |bytes| Duration::from_nanos(i64::read_chunk(bytes)?, fsp),
+                8,
+            )?)
+        }
         Column::Bytes(_) => {
             let offsets_len = header
                 .rows
@@ -285,6 +300,40 @@ mod tests {
     }
 
     #[test]
+    fn time_and_duration_columns_round_trip() {
+        let mut times = FixedColumn::with_capacity(2);
+        let when = DateTime::parse("2024-02-29 13:14:15.5", crate::TimeType::DateTime, 1).unwrap();
+        times.push(Some(when));
+        times.push(None);
+        let datetime = FieldType::new(FieldTypeTp::DateTime).with_decimal(1);
+        let mut durations = FixedColumn::with_capacity(2);
+        let span = Duration::parse("-12:34:56.25", 2).unwrap();
+        durations.push(None);
+        durations.push(Some(span));
+        let time_type = FieldType::new(FieldTypeTp::Duration).with_decimal(2);
+        let chunk = encode_chunk(
+            &[
+                (&Column::DateTime(times), &datetime),
+                (&Column::Duration(durations), &time_type),
+            ],
+            &[0, 1],
+        )
+        .unwrap();
+        // Two columns of 2 rows, one null each: 8 header + 1 bitmap + 16 data bytes apiece.
+        assert_eq!(chunk.len(), 2 * (8 + 1 + 16));
+        let back = decode_chunk(&chunk, &[datetime, time_type]).unwrap();
+        let (Column::DateTime(t), Column::Duration(d)) = (&back[0], &back[1]) else {
+            panic!("types")
+        };
+        assert_eq!(
+            t.get(0).map(|v| v.to_string()),
+            Some("2024-02-29 13:14:15.5".into())
+        );
+        assert_eq!(t.get(1), None);
+        assert_eq!(d.get(1).map(|v| v.to_string()), Some("-12:34:56.25".into()));
+    }
+
+    #[test]
     fn float_columns_use_four_bytes() {
         let mut reals = FixedColumn::with_capacity(1);
         reals.push(Some(1.5f64));
@@ -303,7 +352,11 @@ mod tests {
     fn corrupted_chunks_are_refused() {
         let ft = int_type();
         // A length no input can hold: refused, not allocated.
-        assert!(decode_chunk(&[0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0], std::slice::from_ref(&ft)).is_err());
+        assert!(decode_chunk(
+            &[0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0],
+            std::slice::from_ref(&ft)
+        )
+        .is_err());
         // More nulls than rows.
         assert!(decode_chunk(&[1, 0, 0, 0, 2, 0, 0, 0, 0], std::slice::from_ref(&ft)).is_err());
         // Bitmap disagreeing with the null count.

@@ -7,6 +7,7 @@ use arrow_buffer::BooleanBufferBuilder;
 
 use crate::error::{Error, Result};
 use crate::types::{EvalType, FieldType};
+use crate::{DateTime, Duration};
 
 /// Row indexes into a batch's physical rows, in output order.
 pub type LogicalRows = [usize];
@@ -88,31 +89,39 @@ pub trait FixedValue: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     fn read_chunk(bytes: &[u8]) -> Result<Self>;
 }
 
-impl FixedValue for i64 {
-    const WIDTH: usize = 8;
-    fn write_chunk(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-    fn read_chunk(bytes: &[u8]) -> Result<Self> {
-        let array: [u8; 8] = bytes
-            .try_into()
-            .map_err(|_| Error::corrupted("chunk int", format!("{} bytes", bytes.len())))?;
-        Ok(i64::from_le_bytes(array))
-    }
+/// `FixedValue` for a type stored as 8 little-endian bytes through a conversion.
+macro_rules! fixed_value_8 {
+    ($type:ty, $what:literal, |$v:ident| $to:expr, |$bits:ident| $from:expr) => {
+        impl FixedValue for $type {
+            const WIDTH: usize = 8;
+            fn write_chunk(&self, out: &mut Vec<u8>) {
+                let $v = self;
+                out.extend_from_slice(&$to.to_le_bytes());
+            }
+            fn read_chunk(bytes: &[u8]) -> Result<Self> {
+                let array: [u8; 8] = bytes
+                    .try_into()
+                    .map_err(|_| Error::corrupted($what, format!("{} bytes", bytes.len())))?;
+                let $bits = array;
+                $from
+            }
+        }
+    };
 }
 
-impl FixedValue for f64 {
-    const WIDTH: usize = 8;
-    fn write_chunk(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-    fn read_chunk(bytes: &[u8]) -> Result<Self> {
-        let array: [u8; 8] = bytes
-            .try_into()
-            .map_err(|_| Error::corrupted("chunk real", format!("{} bytes", bytes.len())))?;
-        Ok(f64::from_le_bytes(array))
-    }
-}
+fixed_value_8!(i64, "chunk int", |v| *v, |bits| Ok(i64::from_le_bytes(
+    bits
+)));
+fixed_value_8!(f64, "chunk real", |v| *v, |bits| Ok(f64::from_le_bytes(
+    bits
+)));
+fixed_value_8!(DateTime, "chunk time", |v| v.to_chunk_u64(), |bits| {
+    DateTime::from_chunk_u64(u64::from_le_bytes(bits))
+});
+// Durations read without their column's fsp get the widest; the decoder passes the real one.
+fixed_value_8!(Duration, "chunk duration", |v| v.nanos(), |bits| {
+    Duration::from_nanos(i64::from_le_bytes(bits), 6)
+});
 
 /// A column of fixed-width values; NULL rows hold `T::default()`.
 #[derive(Debug, Clone, Default)]
@@ -231,6 +240,23 @@ pub enum Column {
     Real(FixedColumn<f64>),
     /// Byte strings.
     Bytes(BytesColumn),
+    /// Dates and times.
+    DateTime(FixedColumn<DateTime>),
+    /// Durations.
+    Duration(FixedColumn<Duration>),
+}
+
+/// Runs `$body` with `$c` bound to the inner column of whatever variant `$column` is.
+macro_rules! each_column {
+    ($column:expr, $c:ident => $body:expr) => {
+        match $column {
+            Column::Int($c) => $body,
+            Column::Real($c) => $body,
+            Column::Bytes($c) => $body,
+            Column::DateTime($c) => $body,
+            Column::Duration($c) => $body,
+        }
+    };
 }
 
 impl Column {
@@ -240,6 +266,8 @@ impl Column {
             EvalType::Int => Column::Int(FixedColumn::with_capacity(capacity)),
             EvalType::Real => Column::Real(FixedColumn::with_capacity(capacity)),
             EvalType::Bytes => Column::Bytes(BytesColumn::with_capacity(capacity)),
+            EvalType::DateTime => Column::DateTime(FixedColumn::with_capacity(capacity)),
+            EvalType::Duration => Column::Duration(FixedColumn::with_capacity(capacity)),
             other => {
                 return Err(Error::Unsupported(format!(
                     "columns of evaluation type {other:?}"
@@ -250,11 +278,7 @@ impl Column {
 
     /// Rows.
     pub fn len(&self) -> usize {
-        match self {
-            Column::Int(column) => column.len(),
-            Column::Real(column) => column.len(),
-            Column::Bytes(column) => column.len(),
-        }
+        each_column!(self, column => column.len())
     }
 
     /// Whether there are no rows.
@@ -264,10 +288,6 @@ impl Column {
 
     /// The validity bitmap.
     pub fn validity(&self) -> &Validity {
-        match self {
-            Column::Int(column) => column.validity(),
-            Column::Real(column) => column.validity(),
-            Column::Bytes(column) => column.validity(),
-        }
+        each_column!(self, column => column.validity())
     }
 }
