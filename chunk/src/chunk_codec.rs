@@ -13,7 +13,7 @@ use crate::codec::number;
 use crate::column::{BytesColumn, Column, FixedColumn, FixedValue, LogicalRows, Validity};
 use crate::error::{Error, Result};
 use crate::types::{FieldType, FieldTypeTp};
-use crate::{DateTime, Duration};
+use crate::{DateTime, Decimal, Duration, Json};
 
 fn write_header(out: &mut Vec<u8>, validity: &Validity, rows: &LogicalRows) -> Result<()> {
     let count = u32::try_from(rows.len()).map_err(|_| Error::overflow("chunk rows", rows.len()))?;
@@ -78,7 +78,8 @@ pub fn encode_column(
         Column::Real(column) => encode_fixed(column, rows, out),
         Column::DateTime(column) => encode_fixed(column, rows, out),
         Column::Duration(column) => encode_fixed(column, rows, out),
-        Column::Bytes(column) => {
+        Column::Decimal(column) => encode_fixed(column, rows, out),
+        Column::Bytes(column) | Column::Json(column) | Column::Named(column) => {
             check_rows(column.len(), rows)?;
             write_header(out, column.validity(), rows)?;
             let mut end = 0i64;
@@ -202,37 +203,63 @@ pub fn decode_column(input: &mut &[u8], field_type: &FieldType) -> Result<Column
                 8,
             )?)
         }
-        Column::Bytes(_) => {
-            let offsets_len = header
-                .rows
-                .checked_add(1)
-                .and_then(|n| n.checked_mul(8))
-                .ok_or_else(|| Error::overflow("chunk column length", header.rows))?;
-            let offsets = number::take(input, offsets_len, "chunk offsets")?;
-            let offset = |i: usize| -> Result<usize> {
-                let mut at = offsets.get(i * 8..i * 8 + 8).unwrap_or_default();
-                let value = number::read_i64_le(&mut at, "chunk offset")?;
-                usize::try_from(value)
-                    .map_err(|_| Error::corrupted("chunk offsets", format!("offset {value}")))
-            };
-            if offset(0)? != 0 {
-                return Err(Error::corrupted("chunk offsets", "first offset is not 0"));
-            }
-            let total = offset(header.rows)?;
-            let data = number::take(input, total, "chunk column data")?;
-            let mut column = BytesColumn::with_capacity(header.rows);
-            let mut start = 0;
-            for row in 0..header.rows {
-                let end = offset(row + 1)?;
-                let value = data
-                    .get(start..end)
-                    .ok_or_else(|| Error::corrupted("chunk offsets", "not ascending"))?;
-                column.push(header.is_valid(row).then_some(value));
-                start = end;
-            }
-            Column::Bytes(column)
+        Column::Decimal(_) => {
+            Column::Decimal(decode_fixed(input, &header, Decimal::from_chunk_bytes, 40)?)
         }
+        Column::Bytes(_) => Column::Bytes(decode_var(input, &header, |_| Ok(()))?),
+        Column::Json(_) => Column::Json(decode_var(input, &header, |bytes| {
+            Json::from_bytes(bytes).map(|_| ())
+        })?),
+        Column::Named(_) => Column::Named(decode_var(input, &header, |bytes| {
+            if bytes.len() < 8 {
+                return Err(Error::corrupted(
+                    "chunk enum/set",
+                    "element shorter than 8 bytes",
+                ));
+            }
+            Ok(())
+        })?),
     })
+}
+
+/// Reads offsets and data of a variable-width column, checking each element with `check`.
+fn decode_var(
+    input: &mut &[u8],
+    header: &Header<'_>,
+    check: impl Fn(&[u8]) -> Result<()>,
+) -> Result<BytesColumn> {
+    let offsets_len = header
+        .rows
+        .checked_add(1)
+        .and_then(|n| n.checked_mul(8))
+        .ok_or_else(|| Error::overflow("chunk column length", header.rows))?;
+    let offsets = number::take(input, offsets_len, "chunk offsets")?;
+    let offset = |i: usize| -> Result<usize> {
+        let mut at = offsets.get(i * 8..i * 8 + 8).unwrap_or_default();
+        let value = number::read_i64_le(&mut at, "chunk offset")?;
+        usize::try_from(value)
+            .map_err(|_| Error::corrupted("chunk offsets", format!("offset {value}")))
+    };
+    if offset(0)? != 0 {
+        return Err(Error::corrupted("chunk offsets", "first offset is not 0"));
+    }
+    let total = offset(header.rows)?;
+    let data = number::take(input, total, "chunk column data")?;
+    let mut column = BytesColumn::with_capacity(header.rows);
+    let mut start = 0;
+    for row in 0..header.rows {
+        let end = offset(row + 1)?;
+        let value = data
+            .get(start..end)
+            .ok_or_else(|| Error::corrupted("chunk offsets", "not ascending"))?;
+        let valid = header.is_valid(row);
+        if valid {
+            check(value)?;
+        }
+        column.push(valid.then_some(value));
+        start = end;
+    }
+    Ok(column)
 }
 
 /// Reads a chunk of columns of `types`; the whole input must be consumed.
@@ -254,6 +281,7 @@ pub fn decode_chunk(bytes: &[u8], types: &[FieldType]) -> Result<Vec<Column>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::datum::Datum;
     use crate::types::flag;
     use proptest::prelude::*;
 
@@ -331,6 +359,51 @@ mod tests {
         );
         assert_eq!(t.get(1), None);
         assert_eq!(d.get(1).map(|v| v.to_string()), Some("-12:34:56.25".into()));
+    }
+
+    #[test]
+    fn decimal_json_and_enum_columns_round_trip() {
+        let decimal_type = FieldType::new(FieldTypeTp::NewDecimal).with_decimal(2);
+        let json_type = FieldType::new(FieldTypeTp::Json);
+        let mut enum_type = FieldType::new(FieldTypeTp::Enum);
+        enum_type.elems = vec!["red".into(), "green".into()];
+        let mut decimals = Column::new(&decimal_type, 2).unwrap();
+        let price: Decimal = "-12.34".parse().unwrap();
+        decimals
+            .push_datum(&Datum::Decimal(price), &decimal_type)
+            .unwrap();
+        decimals.push_datum(&Datum::Null, &decimal_type).unwrap();
+        let mut docs = Column::new(&json_type, 2).unwrap();
+        let doc = Json::parse(r#"{"k": [1, true]}"#).unwrap();
+        docs.push_datum(&Datum::Json(doc.clone()), &json_type)
+            .unwrap();
+        docs.push_datum(&Datum::Null, &json_type).unwrap();
+        let mut colors = Column::new(&enum_type, 2).unwrap();
+        colors.push_datum(&Datum::Uint(2), &enum_type).unwrap();
+        colors.push_datum(&Datum::Uint(0), &enum_type).unwrap();
+        assert!(colors.push_datum(&Datum::Uint(3), &enum_type).is_err());
+        let chunk = encode_chunk(
+            &[
+                (&decimals, &decimal_type),
+                (&docs, &json_type),
+                (&colors, &enum_type),
+            ],
+            &[0, 1],
+        )
+        .unwrap();
+        let back = decode_chunk(&chunk, &[decimal_type, json_type, enum_type]).unwrap();
+        let (Column::Decimal(d), Column::Json(j), Column::Named(e)) =
+            (&back[0], &back[1], &back[2])
+        else {
+            panic!("types")
+        };
+        assert_eq!(d.get(0), Some(price));
+        assert_eq!(d.get(1), None);
+        assert_eq!(j.get(0).map(|b| Json::from_bytes(b).unwrap()), Some(doc));
+        let mut green = 2u64.to_le_bytes().to_vec();
+        green.extend_from_slice(b"green");
+        assert_eq!(e.get(0), Some(green.as_slice()));
+        assert_eq!(e.get(1), Some(&0u64.to_le_bytes()[..]));
     }
 
     #[test]

@@ -5,9 +5,11 @@
 
 use arrow_buffer::BooleanBufferBuilder;
 
+use crate::codec::datum::Datum;
 use crate::error::{Error, Result};
+use crate::types::FieldTypeTp;
 use crate::types::{EvalType, FieldType};
-use crate::{DateTime, Duration};
+use crate::{DateTime, Decimal, Duration};
 
 /// Row indexes into a batch's physical rows, in output order.
 pub type LogicalRows = [usize];
@@ -122,6 +124,16 @@ fixed_value_8!(DateTime, "chunk time", |v| v.to_chunk_u64(), |bits| {
 fixed_value_8!(Duration, "chunk duration", |v| v.nanos(), |bits| {
     Duration::from_nanos(i64::from_le_bytes(bits), 6)
 });
+
+impl FixedValue for Decimal {
+    const WIDTH: usize = 40;
+    fn write_chunk(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_chunk_bytes());
+    }
+    fn read_chunk(bytes: &[u8]) -> Result<Self> {
+        Decimal::from_chunk_bytes(bytes)
+    }
+}
 
 /// A column of fixed-width values; NULL rows hold `T::default()`.
 #[derive(Debug, Clone, Default)]
@@ -244,6 +256,12 @@ pub enum Column {
     DateTime(FixedColumn<DateTime>),
     /// Durations.
     Duration(FixedColumn<Duration>),
+    /// Decimals.
+    Decimal(FixedColumn<Decimal>),
+    /// JSON documents, each as its type byte and binary value (the chunk element form).
+    Json(BytesColumn),
+    /// ENUM or SET values, each as its u64 LE value and name (the chunk element form).
+    Named(BytesColumn),
 }
 
 /// Runs `$body` with `$c` bound to the inner column of whatever variant `$column` is.
@@ -255,6 +273,9 @@ macro_rules! each_column {
             Column::Bytes($c) => $body,
             Column::DateTime($c) => $body,
             Column::Duration($c) => $body,
+            Column::Decimal($c) => $body,
+            Column::Json($c) => $body,
+            Column::Named($c) => $body,
         }
     };
 }
@@ -268,12 +289,49 @@ impl Column {
             EvalType::Bytes => Column::Bytes(BytesColumn::with_capacity(capacity)),
             EvalType::DateTime => Column::DateTime(FixedColumn::with_capacity(capacity)),
             EvalType::Duration => Column::Duration(FixedColumn::with_capacity(capacity)),
-            other => {
-                return Err(Error::Unsupported(format!(
-                    "columns of evaluation type {other:?}"
-                )))
-            }
+            EvalType::Decimal => Column::Decimal(FixedColumn::with_capacity(capacity)),
+            EvalType::Json => Column::Json(BytesColumn::with_capacity(capacity)),
+            EvalType::Enum | EvalType::Set => Column::Named(BytesColumn::with_capacity(capacity)),
         })
+    }
+
+    /// Appends a datum typed for `field_type` (see `codec::datum::typed`).
+    pub fn push_datum(&mut self, datum: &Datum, field_type: &FieldType) -> Result<()> {
+        match (&mut *self, datum) {
+            (column, Datum::Null) => each_column!(column, c => c.push(None)),
+            (Column::Int(c), Datum::Int(v)) => c.push(Some(*v)),
+            (Column::Int(c), Datum::Uint(v)) => c.push(Some(*v as i64)),
+            (Column::Real(c), Datum::Real(v)) => c.push(Some(*v)),
+            (Column::Bytes(c), Datum::Bytes(v)) => c.push(Some(v)),
+            (Column::DateTime(c), Datum::Time(v)) => c.push(Some(*v)),
+            (Column::Duration(c), Datum::Duration(v)) => c.push(Some(*v)),
+            (Column::Decimal(c), Datum::Decimal(v)) => c.push(Some(*v)),
+            (Column::Json(c), Datum::Json(v)) => c.push(Some(&v.to_bytes())),
+            (Column::Named(c), Datum::Uint(v)) => {
+                let element = named_element(*v, field_type)?;
+                c.push(Some(&element));
+            }
+            (column, datum) => {
+                return Err(Error::corrupted(
+                    "column",
+                    format!("{datum:?} does not fit a {} column", column.kind()),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Column::Int(_) => "int",
+            Column::Real(_) => "real",
+            Column::Bytes(_) => "bytes",
+            Column::DateTime(_) => "time",
+            Column::Duration(_) => "duration",
+            Column::Decimal(_) => "decimal",
+            Column::Json(_) => "json",
+            Column::Named(_) => "enum/set",
+        }
     }
 
     /// Rows.
@@ -290,4 +348,30 @@ impl Column {
     pub fn validity(&self) -> &Validity {
         each_column!(self, column => column.validity())
     }
+}
+
+/// The chunk element of an ENUM (1-based index into `elems`; 0 is the empty error value) or a
+/// SET (bit i selects `elems[i]`, names joined by commas): u64 LE value, then the name.
+pub fn named_element(value: u64, field_type: &FieldType) -> Result<Vec<u8>> {
+    let mut out = value.to_le_bytes().to_vec();
+    if field_type.tp == FieldTypeTp::Set {
+        if field_type.elems.len() < 64 && value >> field_type.elems.len() != 0 {
+            return Err(Error::overflow("SET value", value));
+        }
+        let names: Vec<&str> = field_type
+            .elems
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| *bit < 64 && value & (1 << bit) != 0)
+            .map(|(_, name)| name.as_str())
+            .collect();
+        out.extend_from_slice(names.join(",").as_bytes());
+    } else if value != 0 {
+        let name = usize::try_from(value - 1)
+            .ok()
+            .and_then(|index| field_type.elems.get(index))
+            .ok_or_else(|| Error::overflow("ENUM value", value))?;
+        out.extend_from_slice(name.as_bytes());
+    }
+    Ok(out)
 }

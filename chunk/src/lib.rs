@@ -17,6 +17,7 @@ pub mod decimal;
 pub mod duration;
 mod error;
 pub mod json;
+pub mod lazy;
 pub mod time;
 pub mod types;
 

@@ -1,0 +1,192 @@
+//! Rows kept as their raw bytes until a column is needed: a scan collects row values, and the
+//! columns an expression or the output actually uses are decoded, each once, for all rows.
+
+use crate::codec::datum::{self, Datum};
+use crate::codec::row_v2::{self, ColumnValue, RowSlice};
+use crate::column::Column;
+use crate::error::{Error, Result};
+use crate::types::FieldType;
+
+/// Row values back to back.
+#[derive(Debug, Clone, Default)]
+pub struct RawRows {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl RawRows {
+    /// Appends one row's value bytes.
+    pub fn push(&mut self, row: &[u8]) {
+        self.data.extend_from_slice(row);
+        self.ends.push(self.data.len());
+    }
+
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Row `index`.
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        let start = if index == 0 {
+            0
+        } else {
+            *self.ends.get(index - 1)?
+        };
+        self.data.get(start..*self.ends.get(index)?)
+    }
+}
+
+/// What the decoder needs to know of a stored column.
+#[derive(Debug, Clone)]
+pub struct ColumnSchema {
+    /// The column id in rows.
+    pub column_id: i64,
+    /// Its type.
+    pub field_type: FieldType,
+    /// The value of rows written before the column existed (`Datum::Null` if none).
+    pub default: Datum,
+}
+
+/// A batch of raw rows with columns decoded on first use.
+#[derive(Debug, Clone)]
+pub struct LazyBatch {
+    rows: RawRows,
+    schema: Vec<ColumnSchema>,
+    decoded: Vec<Option<Column>>,
+}
+
+impl LazyBatch {
+    /// A batch over `rows` (row v2 or old-format values) with columns `schema`.
+    pub fn new(rows: RawRows, schema: Vec<ColumnSchema>) -> LazyBatch {
+        let decoded = vec![None; schema.len()];
+        LazyBatch {
+            rows,
+            schema,
+            decoded,
+        }
+    }
+
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Column `index` of the schema, decoded for every row on first call.
+    pub fn column(&mut self, index: usize) -> Result<&Column> {
+        let schema = self
+            .schema
+            .get(index)
+            .ok_or_else(|| Error::overflow("column index", index))?;
+        if self.decoded[index].is_none() {
+            self.decoded[index] = Some(decode_column(&self.rows, schema)?);
+        }
+        self.decoded[index]
+            .as_ref()
+            .ok_or_else(|| Error::corrupted("lazy column", "not decoded"))
+    }
+}
+
+/// Decodes one column of every row.
+pub fn decode_column(rows: &RawRows, schema: &ColumnSchema) -> Result<Column> {
+    let mut column = Column::new(&schema.field_type, rows.len())?;
+    for index in 0..rows.len() {
+        let row = rows.get(index).unwrap_or_default();
+        if row_v2::is_row_v2(row) {
+            let slice = RowSlice::parse(row)?;
+            match slice.search(schema.column_id) {
+                Some(ColumnValue::Value(bytes)) => column.push_datum(
+                    &datum::from_row_v2(bytes, &schema.field_type)?,
+                    &schema.field_type,
+                )?,
+                Some(ColumnValue::Null) => column.push_datum(&Datum::Null, &schema.field_type)?,
+                None => column.push_datum(&schema.default, &schema.field_type)?,
+            }
+        } else {
+            let found = datum::decode_old_row(row)?
+                .into_iter()
+                .find(|(id, _)| *id == schema.column_id);
+            match found {
+                Some((_, value)) => column.push_datum(
+                    &datum::typed(value, &schema.field_type)?,
+                    &schema.field_type,
+                )?,
+                None => column.push_datum(&schema.default, &schema.field_type)?,
+            }
+        }
+    }
+    Ok(column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::datum::{encode_row_default, to_row_v2};
+    use crate::types::FieldTypeTp;
+
+    #[test]
+    fn columns_decode_from_v2_and_old_rows_with_defaults() {
+        let int_type = FieldType::new(FieldTypeTp::LongLong);
+        let text_type = FieldType::new(FieldTypeTp::VarChar);
+        let mut rows = RawRows::default();
+        // Row 0: v2 with both columns; row 1: v2 with column 2 NULL and column 3 absent;
+        // row 2: old format with only column 1.
+        let v = |d: Datum| to_row_v2(&d).unwrap().unwrap();
+        let (one, abc) = (v(Datum::Int(1)), v(Datum::Bytes(b"abc".to_vec())));
+        rows.push(&row_v2::encode_row(&[(1, Some(&one)), (2, Some(&abc))]).unwrap());
+        rows.push(&row_v2::encode_row(&[(1, Some(&one)), (2, None)]).unwrap());
+        let mut old = Vec::new();
+        encode_row_default(&mut old, &[Datum::Int(1), Datum::Int(7)]).unwrap();
+        rows.push(&old);
+        let schema = vec![
+            ColumnSchema {
+                column_id: 1,
+                field_type: int_type,
+                default: Datum::Null,
+            },
+            ColumnSchema {
+                column_id: 2,
+                field_type: text_type,
+                default: Datum::Bytes(b"dflt".to_vec()),
+            },
+        ];
+        let mut batch = LazyBatch::new(rows, schema);
+        let Column::Bytes(texts) = batch.column(1).unwrap() else {
+            panic!("bytes column")
+        };
+        assert_eq!(
+            (texts.get(0), texts.get(1), texts.get(2)),
+            (Some(&b"abc"[..]), None, Some(&b"dflt"[..]))
+        );
+        let Column::Int(ints) = batch.column(0).unwrap() else {
+            panic!("int column")
+        };
+        assert_eq!(
+            (ints.get(0), ints.get(1), ints.get(2)),
+            (Some(1), Some(1), Some(7))
+        );
+        assert!(batch.column(2).is_err());
+    }
+
+    #[test]
+    fn corrupted_rows_fail_the_column() {
+        let mut rows = RawRows::default();
+        rows.push(&[128, 0, 1, 0]);
+        let schema = vec![ColumnSchema {
+            column_id: 1,
+            field_type: FieldType::new(FieldTypeTp::LongLong),
+            default: Datum::Null,
+        }];
+        assert!(LazyBatch::new(rows, schema).column(0).is_err());
+    }
+}
