@@ -313,7 +313,8 @@ mod tests {
 
     #[test]
     fn golden_small_row() {
-        // TiDB util/rowcodec layout: columns 1 = 1000 (int), 2 = NULL, 3 = "abc".
+        // Worked out from the layout in TiDB docs/design/2018-07-19-row-format.md: columns
+        // 1 = 1000 (int), 2 = NULL, 3 = "abc".
         let mut int_value = Vec::new();
         encode_i64(&mut int_value, 1000);
         assert_eq!(int_value, [0xE8, 0x03]);

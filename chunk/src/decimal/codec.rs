@@ -195,8 +195,11 @@ impl Decimal {
     /// (frac capped at 30, as TiDB `EncodeDecimal`), then the binary form. Nothing is
     /// appended on error.
     pub fn encode_datum_payload(&self, out: &mut Vec<u8>) -> Result<()> {
-        let (precision, frac) = self.precision_and_frac();
-        let frac = frac.min(Decimal::MAX_SCALE);
+        let (precision, full_frac) = self.precision_and_frac();
+        let frac = full_frac.min(Decimal::MAX_SCALE);
+        // Capping the fraction shrinks the precision with it, so that the integer part keeps
+        // its width (otherwise leading zero words could push fraction words out on decode).
+        let precision = (precision - (full_frac - frac)).max(1);
         let start = out.len();
         out.push(precision);
         out.push(frac);

@@ -809,3 +809,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn datum_payload_keeps_all_nine_words() {
+    // Found by prop_datum_and_chunk: 45 integer digits and 30 fraction digits fill all nine
+    // words; the last fraction digits must survive the payload round trip.
+    let v: Decimal = "100000014100700000000000000000000000712641350.700000000000000000000000000001"
+        .parse()
+        .unwrap();
+    let mut out = vec![];
+    v.encode_datum_payload(&mut out).unwrap();
+    let back = Decimal::decode_datum_payload(&mut out.as_slice()).unwrap();
+    assert_eq!(back.to_string(), v.to_string());
+    // The same value with more than 30 stored fraction digits (as a product can have): the
+    // payload caps the fraction at 30 and keeps every integer digit and the first 30 fraction
+    // digits.
+    let long = v.mul(&"1.000".parse().unwrap()).unwrap();
+    let mut out = vec![];
+    long.encode_datum_payload(&mut out).unwrap();
+    let back = Decimal::decode_datum_payload(&mut out.as_slice()).unwrap();
+    assert_eq!(back, long.round(30, RoundMode::Truncate).unwrap());
+}
