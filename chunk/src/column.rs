@@ -9,7 +9,7 @@ use crate::codec::datum::Datum;
 use crate::error::{Error, Result};
 use crate::types::FieldTypeTp;
 use crate::types::{EvalType, FieldType};
-use crate::{DateTime, Decimal, Duration};
+use crate::{DateTime, Decimal, Duration, Enum, Set};
 
 /// Row indexes into a batch's physical rows, in output order.
 pub type LogicalRows = [usize];
@@ -350,28 +350,13 @@ impl Column {
     }
 }
 
-/// The chunk element of an ENUM (1-based index into `elems`; 0 is the empty error value) or a
-/// SET (bit i selects `elems[i]`, names joined by commas): u64 LE value, then the name.
+/// The chunk element of an ENUM or a SET value of `field_type`: u64 LE value, then the name(s).
 pub fn named_element(value: u64, field_type: &FieldType) -> Result<Vec<u8>> {
     let mut out = value.to_le_bytes().to_vec();
     if field_type.tp == FieldTypeTp::Set {
-        if field_type.elems.len() < 64 && value >> field_type.elems.len() != 0 {
-            return Err(Error::overflow("SET value", value));
-        }
-        let names: Vec<&str> = field_type
-            .elems
-            .iter()
-            .enumerate()
-            .filter(|(bit, _)| *bit < 64 && value & (1 << bit) != 0)
-            .map(|(_, name)| name.as_str())
-            .collect();
-        out.extend_from_slice(names.join(",").as_bytes());
-    } else if value != 0 {
-        let name = usize::try_from(value - 1)
-            .ok()
-            .and_then(|index| field_type.elems.get(index))
-            .ok_or_else(|| Error::overflow("ENUM value", value))?;
-        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(Set::from_bits(value, &field_type.elems)?.names.as_bytes());
+    } else {
+        out.extend_from_slice(Enum::from_value(value, &field_type.elems)?.name.as_bytes());
     }
     Ok(out)
 }

@@ -15,6 +15,7 @@ pub mod collation;
 pub mod column;
 pub mod decimal;
 pub mod duration;
+pub mod enums;
 mod error;
 pub mod json;
 pub mod lazy;
@@ -23,6 +24,7 @@ pub mod types;
 
 pub use decimal::Decimal;
 pub use duration::Duration;
+pub use enums::{Enum, Set};
 pub use error::{Error, Result};
 pub use json::Json;
 pub use time::{DateTime, TimeType};
