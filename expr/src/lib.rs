@@ -1,3 +1,16 @@
 //! Expression compilation and evaluation for the coprocessor: `tipb.Expr` trees compiled once
-//! to RPN, vectorized scalar functions over columns with null bitmaps, and aggregate functions
-//! with partial states. Filled by the coprocessor issue; empty for now.
+//! to RPN (`rpn`), evaluated a batch at a time over columns (`value` gives functions typed views
+//! of their arguments), and the scalar functions (`functions`). Aggregate functions come next.
+//!
+//! Read `rpn::RpnExpression` first.
+#![deny(missing_docs)]
+
+pub mod context;
+mod error;
+pub mod functions;
+pub mod rpn;
+pub mod value;
+
+pub use context::{EvalContext, Warning};
+pub use error::{Error, Result};
+pub use rpn::RpnExpression;
