@@ -3,8 +3,13 @@
 //! the rows.
 
 mod arith;
+mod cast;
 mod compare;
+mod control;
 mod logic;
+mod math;
+mod string;
+mod time;
 
 use basalt_chunk::collation::Collation;
 use basalt_chunk::column::Column;
@@ -88,6 +93,11 @@ pub fn lookup(sig: ScalarFuncSig) -> Option<FnDef> {
     compare::lookup(sig)
         .or_else(|| arith::lookup(sig))
         .or_else(|| logic::lookup(sig))
+        .or_else(|| control::lookup(sig))
+        .or_else(|| string::lookup(sig))
+        .or_else(|| cast::lookup(sig))
+        .or_else(|| time::lookup(sig))
+        .or_else(|| math::lookup(sig))
 }
 
 /// Every implemented signature, for coverage reports.

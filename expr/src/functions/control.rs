@@ -1,0 +1,11 @@
+//! Scalar functions: control family (being written).
+
+use basalt_proto::tipb::ScalarFuncSig as Sig;
+
+use super::FnDef;
+
+/// The control function implementing `sig`.
+pub fn lookup(sig: Sig) -> Option<FnDef> {
+    let _ = sig;
+    None
+}
