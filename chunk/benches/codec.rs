@@ -83,6 +83,11 @@ fn main() {
         let copy = flat.clone();
         std::hint::black_box(copy);
     });
+    let schema_all = schema();
+    let row_major = best(runs, || {
+        let columns = basalt_chunk::lazy::decode_columns(&rows, &schema_all).expect("decode");
+        std::hint::black_box(columns);
+    });
     let mut decoded = Vec::new();
     let decode = best(runs, || {
         let mut batch = LazyBatch::new(rows.clone(), schema());

@@ -97,6 +97,40 @@ impl LazyBatch {
     }
 }
 
+/// Decodes every column of `schema` for every row, reading each row's header once.
+pub fn decode_columns(rows: &RawRows, schema: &[ColumnSchema]) -> Result<Vec<Column>> {
+    let mut columns = schema
+        .iter()
+        .map(|column| Column::new(&column.field_type, rows.len()))
+        .collect::<Result<Vec<_>>>()?;
+    for index in 0..rows.len() {
+        let row = rows.get(index).unwrap_or_default();
+        if row_v2::is_row_v2(row) {
+            let slice = RowSlice::parse(row)?;
+            for (column, schema) in columns.iter_mut().zip(schema) {
+                let datum = match slice.search(schema.column_id) {
+                    Some(ColumnValue::Value(bytes)) => {
+                        datum::from_row_v2(bytes, &schema.field_type)?
+                    }
+                    Some(ColumnValue::Null) => Datum::Null,
+                    None => schema.default.clone(),
+                };
+                column.push_datum(&datum, &schema.field_type)?;
+            }
+        } else {
+            let mut values = datum::decode_old_row(row)?;
+            for (column, schema) in columns.iter_mut().zip(schema) {
+                let datum = match values.iter().position(|(id, _)| *id == schema.column_id) {
+                    Some(at) => datum::typed(values.swap_remove(at).1, &schema.field_type)?,
+                    None => schema.default.clone(),
+                };
+                column.push_datum(&datum, &schema.field_type)?;
+            }
+        }
+    }
+    Ok(columns)
+}
+
 /// Decodes one column of every row.
 pub fn decode_column(rows: &RawRows, schema: &ColumnSchema) -> Result<Column> {
     let mut column = Column::new(&schema.field_type, rows.len())?;
