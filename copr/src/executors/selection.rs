@@ -1,0 +1,66 @@
+//! Selection: keeps the rows for which every condition is true (non-NULL and non-zero), by
+//! narrowing the logical rows.
+
+use basalt_chunk::column::Column;
+use basalt_chunk::types::FieldType;
+use basalt_expr::{EvalContext, RpnExpression};
+
+use super::{BatchExecutor, BatchResult, ExecSummary};
+use crate::error::{Error, Result};
+
+/// Filters its child's rows.
+pub struct SelectionExecutor {
+    child: Box<dyn BatchExecutor>,
+    conditions: Vec<RpnExpression>,
+}
+
+impl SelectionExecutor {
+    /// Filters `child` by `conditions` (all must hold).
+    pub fn new(child: Box<dyn BatchExecutor>, conditions: Vec<RpnExpression>) -> Self {
+        SelectionExecutor { child, conditions }
+    }
+}
+
+fn truth(column: &Column, i: usize) -> Result<bool> {
+    Ok(match column {
+        Column::Int(c) => c.get(i).is_some_and(|v| v != 0),
+        Column::Real(c) => c.get(i).is_some_and(|v| v != 0.0),
+        Column::Decimal(c) => c.get(i).is_some_and(|v| !v.is_zero()),
+        other => {
+            return Err(Error::Unsupported(format!(
+                "a selection condition of {other:?}"
+            )))
+        }
+    })
+}
+
+impl BatchExecutor for SelectionExecutor {
+    fn schema(&self) -> &[FieldType] {
+        self.child.schema()
+    }
+
+    fn next_batch(&mut self, ctx: &mut EvalContext, scan_rows: usize) -> Result<BatchResult> {
+        let mut result = self.child.next_batch(ctx, scan_rows)?;
+        for condition in &self.conditions {
+            if result.batch.logical_rows.is_empty() {
+                break;
+            }
+            let values = {
+                let refs = result.batch.column_refs();
+                condition.eval_to_column(ctx, &refs, &result.batch.logical_rows)?
+            };
+            let mut kept = Vec::with_capacity(result.batch.logical_rows.len());
+            for (i, &row) in result.batch.logical_rows.iter().enumerate() {
+                if truth(&values, i)? {
+                    kept.push(row);
+                }
+            }
+            result.batch.logical_rows = kept;
+        }
+        Ok(result)
+    }
+
+    fn collect_summaries(&self, out: &mut Vec<ExecSummary>) {
+        self.child.collect_summaries(out);
+    }
+}

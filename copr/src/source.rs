@@ -1,0 +1,99 @@
+//! The coprocessor's only view of storage: visible `(key, value)` pairs of a key range at the
+//! request's `start_ts`, a batch at a time. Locks of other transactions that the reader must
+//! respect come back as `basalt_storage::Error` (`KeyIsLocked`), which the endpoint turns into
+//! `Response.locked`.
+
+use basalt_storage::engine::Snapshot;
+use basalt_storage::mvcc::{self, ScanOptions};
+
+use crate::error::Result;
+
+/// Reads visible rows of the request's snapshot.
+pub trait ScanSource: Send {
+    /// Up to `limit` pairs of `[lower, upper)` (user keys; empty `upper` = unbounded), from the
+    /// low end, or from the high end when `desc`.
+    fn scan(
+        &mut self,
+        lower: &[u8],
+        upper: &[u8],
+        desc: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+}
+
+/// A `ScanSource` over an MVCC snapshot.
+pub struct SnapshotSource<S: Snapshot> {
+    snapshot: S,
+    start_ts: u64,
+    bypass_locks: Vec<u64>,
+    ignore_locks: bool,
+}
+
+impl<S: Snapshot + Clone> SnapshotSource<S> {
+    /// Reads `snapshot` at `start_ts`, ignoring the locks of `bypass_locks` (the context's
+    /// resolved locks), or every lock when `ignore_locks` (read committed).
+    pub fn new(snapshot: S, start_ts: u64, bypass_locks: Vec<u64>, ignore_locks: bool) -> Self {
+        SnapshotSource {
+            snapshot,
+            start_ts,
+            bypass_locks,
+            ignore_locks,
+        }
+    }
+}
+
+impl<S: Snapshot + Clone + Send> ScanSource for SnapshotSource<S> {
+    fn scan(
+        &mut self,
+        lower: &[u8],
+        upper: &[u8],
+        desc: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let options = ScanOptions {
+            lower: lower.to_vec(),
+            upper: upper.to_vec(),
+            limit,
+            read_ts: self.start_ts,
+            key_only: false,
+            reverse: desc,
+            bypass_locks: self.bypass_locks.clone(),
+            ignore_locks: self.ignore_locks,
+        };
+        let entries = mvcc::scan(self.snapshot.clone(), &options)?;
+        let mut pairs = Vec::with_capacity(entries.len());
+        for entry in entries {
+            pairs.push((entry.key, entry.value?));
+        }
+        Ok(pairs)
+    }
+}
+
+/// A `ScanSource` over sorted in-memory pairs, for executor tests.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySource {
+    /// The pairs, sorted by key.
+    pub pairs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl ScanSource for MemorySource {
+    fn scan(
+        &mut self,
+        lower: &[u8],
+        upper: &[u8],
+        desc: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let inside = |key: &[u8]| key >= lower && (upper.is_empty() || key < upper);
+        let selected: Box<dyn Iterator<Item = &(Vec<u8>, Vec<u8>)>> = if desc {
+            Box::new(self.pairs.iter().rev())
+        } else {
+            Box::new(self.pairs.iter())
+        };
+        Ok(selected
+            .filter(|(key, _)| inside(key))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}

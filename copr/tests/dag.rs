@@ -1,0 +1,303 @@
+//! DAGs as TiDB builds them, run over rows in TiDB's formats held in memory.
+
+use basalt_chunk::chunk_codec::decode_chunk;
+use basalt_chunk::codec::datum::{self, to_row_v2, Datum};
+use basalt_chunk::codec::number;
+use basalt_chunk::codec::row_v2;
+use basalt_chunk::codec::table::{self, Handle};
+use basalt_chunk::column::Column;
+use basalt_chunk::types::{FieldType, FieldTypeTp};
+use basalt_copr::source::MemorySource;
+use basalt_copr::{DagRunner, Error};
+use basalt_proto::tipb::{self, EncodeType, ExecType, ExprType, ScalarFuncSig as Sig};
+
+const TABLE: i64 = 42;
+
+fn column_info(id: i64, tp: FieldTypeTp, pk: bool) -> tipb::ColumnInfo {
+    tipb::ColumnInfo {
+        column_id: Some(id),
+        tp: Some(tp as i32),
+        pk_handle: Some(pk),
+        flag: Some(if pk { 3 } else { 0 }),
+        ..Default::default()
+    }
+}
+
+/// Rows (id, price, name): id is the int handle.
+fn source(rows: &[(i64, f64, Option<&str>)]) -> MemorySource {
+    let mut pairs = Vec::new();
+    for &(id, price, name) in rows {
+        let price_bytes = to_row_v2(&Datum::Real(price)).unwrap().unwrap();
+        let name_bytes = name.map(|n| n.as_bytes().to_vec());
+        let row =
+            row_v2::encode_row(&[(2, Some(&price_bytes)), (3, name_bytes.as_deref())]).unwrap();
+        pairs.push((table::encode_row_key(TABLE, &Handle::Int(id)), row));
+    }
+    pairs.sort();
+    MemorySource { pairs }
+}
+
+fn full_range() -> Vec<(Vec<u8>, Vec<u8>)> {
+    vec![table::record_range(TABLE)]
+}
+
+fn scan_executor() -> tipb::Executor {
+    tipb::Executor {
+        tp: Some(ExecType::TypeTableScan as i32),
+        tbl_scan: Some(tipb::TableScan {
+            table_id: Some(TABLE),
+            columns: vec![
+                column_info(1, FieldTypeTp::LongLong, true),
+                column_info(2, FieldTypeTp::Double, false),
+                column_info(3, FieldTypeTp::VarString, false),
+            ],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn column_ref(offset: i64, tp: FieldTypeTp) -> tipb::Expr {
+    let mut val = Vec::new();
+    number::encode_i64(&mut val, offset);
+    tipb::Expr {
+        tp: Some(ExprType::ColumnRef as i32),
+        val: Some(val),
+        field_type: Some(FieldType::new(tp).to_tipb()),
+        ..Default::default()
+    }
+}
+
+fn real_const(value: f64) -> tipb::Expr {
+    let mut val = Vec::new();
+    number::encode_f64(&mut val, value);
+    tipb::Expr {
+        tp: Some(ExprType::Float64 as i32),
+        val: Some(val),
+        field_type: Some(FieldType::new(FieldTypeTp::Double).to_tipb()),
+        ..Default::default()
+    }
+}
+
+fn price_above(value: f64) -> tipb::Executor {
+    tipb::Executor {
+        tp: Some(ExecType::TypeSelection as i32),
+        selection: Some(Box::new(tipb::Selection {
+            conditions: vec![tipb::Expr {
+                tp: Some(ExprType::ScalarFunc as i32),
+                sig: Some(Sig::GtReal as i32),
+                field_type: Some(FieldType::new(FieldTypeTp::LongLong).to_tipb()),
+                children: vec![column_ref(1, FieldTypeTp::Double), real_const(value)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+fn dag(executors: Vec<tipb::Executor>, output_offsets: Vec<u32>) -> tipb::DagRequest {
+    tipb::DagRequest {
+        executors,
+        output_offsets,
+        encode_type: Some(EncodeType::TypeChunk as i32),
+        collect_execution_summaries: Some(true),
+        ..Default::default()
+    }
+}
+
+fn run(request: &tipb::DagRequest, source: MemorySource) -> Result<tipb::SelectResponse, Error> {
+    DagRunner::build(request, full_range(), source, 0)?.run()
+}
+
+fn int_column(
+    response: &tipb::SelectResponse,
+    types: &[FieldType],
+    index: usize,
+) -> Vec<Option<i64>> {
+    let mut values = Vec::new();
+    for chunk in &response.chunks {
+        let columns = decode_chunk(chunk.rows_data(), types).unwrap();
+        let Column::Int(column) = &columns[index] else {
+            panic!("int column expected")
+        };
+        values.extend((0..column.len()).map(|i| column.get(i)));
+    }
+    values
+}
+
+fn rows() -> Vec<(i64, f64, Option<&'static str>)> {
+    (1..=100)
+        .map(|i| {
+            (
+                i,
+                (i % 10) as f64 * 1.5,
+                if i % 7 == 0 { None } else { Some("x") },
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn scan_selection_in_growing_batches_with_summaries() {
+    let request = dag(vec![scan_executor(), price_above(10.0)], vec![0, 1]);
+    let response = run(&request, source(&rows())).unwrap();
+    let types = [
+        FieldType::new(FieldTypeTp::LongLong),
+        FieldType::new(FieldTypeTp::Double),
+    ];
+    let ids = int_column(&response, &types, 0);
+    // price = (i % 10) * 1.5 > 10 holds for i % 10 in {7, 8, 9}.
+    let expected: Vec<Option<i64>> = (1..=100).filter(|i| i % 10 >= 7).map(Some).collect();
+    assert_eq!(ids, expected);
+    // Batches of 32, 64, then the rest: three chunks for 100 rows.
+    assert_eq!(response.chunks.len(), 3);
+    let summaries = &response.execution_summaries;
+    assert_eq!(summaries.len(), 2);
+    assert_eq!(summaries[0].num_produced_rows(), 100);
+    assert_eq!(summaries[1].num_produced_rows(), 30);
+    assert!(summaries[1].time_processed_ns() >= summaries[0].time_processed_ns());
+}
+
+#[test]
+fn top_n_and_limit() {
+    let top_n = tipb::Executor {
+        tp: Some(ExecType::TypeTopN as i32),
+        top_n: Some(Box::new(tipb::TopN {
+            order_by: vec![
+                tipb::ByItem {
+                    expr: Some(column_ref(1, FieldTypeTp::Double)),
+                    desc: Some(true),
+                    ..Default::default()
+                },
+                tipb::ByItem {
+                    expr: Some(column_ref(0, FieldTypeTp::LongLong)),
+                    desc: Some(false),
+                    ..Default::default()
+                },
+            ],
+            limit: Some(3),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    let response = run(&dag(vec![scan_executor(), top_n], vec![0]), source(&rows())).unwrap();
+    let types = [FieldType::new(FieldTypeTp::LongLong)];
+    // Highest price 13.5 at i % 10 == 9: ids 9, 19, 29 first by id.
+    assert_eq!(
+        int_column(&response, &types, 0),
+        [Some(9), Some(19), Some(29)]
+    );
+
+    let limit = tipb::Executor {
+        tp: Some(ExecType::TypeLimit as i32),
+        limit: Some(Box::new(tipb::Limit {
+            limit: Some(5),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    let response = run(
+        &dag(vec![scan_executor(), price_above(10.0), limit], vec![0]),
+        source(&rows()),
+    )
+    .unwrap();
+    assert_eq!(
+        int_column(&response, &types, 0),
+        [Some(7), Some(8), Some(9), Some(17), Some(18)]
+    );
+}
+
+#[test]
+fn descending_scans_and_the_root_executor_tree() {
+    let mut scan = scan_executor();
+    if let Some(s) = scan.tbl_scan.as_mut() {
+        s.desc = Some(true);
+    }
+    let request = tipb::DagRequest {
+        root_executor: Some(tipb::Executor {
+            tp: Some(ExecType::TypeLimit as i32),
+            limit: Some(Box::new(tipb::Limit {
+                limit: Some(2),
+                child: Some(Box::new(scan)),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }),
+        output_offsets: vec![0],
+        encode_type: Some(EncodeType::TypeChunk as i32),
+        ..Default::default()
+    };
+    let response = run(&request, source(&rows())).unwrap();
+    let types = [FieldType::new(FieldTypeTp::LongLong)];
+    assert_eq!(int_column(&response, &types, 0), [Some(100), Some(99)]);
+}
+
+#[test]
+fn default_encoding_and_column_defaults() {
+    // A fourth column added after the rows were written, with a default of 7.
+    let mut scan = scan_executor();
+    let mut default = Vec::new();
+    datum::encode_value(&mut default, &Datum::Int(7)).unwrap();
+    if let Some(s) = scan.tbl_scan.as_mut() {
+        s.columns.push(tipb::ColumnInfo {
+            default_val: Some(default),
+            ..column_info(4, FieldTypeTp::LongLong, false)
+        });
+    }
+    let mut request = dag(vec![scan], vec![0, 2, 3]);
+    request.encode_type = Some(EncodeType::TypeDefault as i32);
+    let response = run(&request, source(&rows()[..2])).unwrap();
+    assert_eq!(response.encode_type(), EncodeType::TypeDefault);
+    let mut all = Vec::new();
+    for chunk in &response.chunks {
+        all.extend(datum::decode_all(chunk.rows_data()).unwrap());
+    }
+    assert_eq!(
+        all,
+        [
+            Datum::Int(1),
+            Datum::Bytes(b"x".to_vec()),
+            Datum::Int(7),
+            Datum::Int(2),
+            Datum::Bytes(b"x".to_vec()),
+            Datum::Int(7),
+        ]
+    );
+}
+
+#[test]
+fn malformed_dags_are_refused() {
+    // No executors.
+    assert!(matches!(
+        run(&dag(vec![], vec![]), source(&[])),
+        Err(Error::InvalidDag(_))
+    ));
+    // A selection first.
+    assert!(run(&dag(vec![price_above(1.0)], vec![]), source(&[])).is_err());
+    // Output offset out of range.
+    assert!(matches!(
+        run(&dag(vec![scan_executor()], vec![9]), source(&[])),
+        Err(Error::InvalidDag(_))
+    ));
+    // A condition over a column the scan does not produce.
+    let bad = tipb::Executor {
+        tp: Some(ExecType::TypeSelection as i32),
+        selection: Some(Box::new(tipb::Selection {
+            conditions: vec![column_ref(7, FieldTypeTp::LongLong)],
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    assert!(run(&dag(vec![scan_executor(), bad], vec![]), source(&[])).is_err());
+    // An executor without its description.
+    let empty = tipb::Executor {
+        tp: Some(ExecType::TypeLimit as i32),
+        ..Default::default()
+    };
+    assert!(run(&dag(vec![scan_executor(), empty], vec![]), source(&[])).is_err());
+    // Corrupted row bytes: an error, not a panic.
+    let mut broken = source(&rows()[..3]);
+    broken.pairs[1].1 = vec![128, 0, 9, 0];
+    assert!(run(&dag(vec![scan_executor()], vec![0, 1]), broken).is_err());
+}
