@@ -5,10 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use basalt_proto::tikvpb::tikv_client::TikvClient;
-use basalt_proto::{kvrpcpb, pdpb, tikvpb};
-use common::{client_config, ServerProcess};
-use tikv_client::{CheckLevel, RawClient, TimestampExt, TransactionClient, TransactionOptions};
+use basalt_proto::{kvrpcpb, tikvpb};
+use common::{client_config, kv_client, memcomparable, region_context, txn_client, ServerProcess};
+use tikv_client::{CheckLevel, RawClient, TimestampExt, TransactionOptions};
 
 async fn raw_client(server: &ServerProcess) -> RawClient {
     RawClient::new_with_config(vec![server.pd.clone()], client_config())
@@ -16,52 +15,8 @@ async fn raw_client(server: &ServerProcess) -> RawClient {
         .expect("raw client")
 }
 
-async fn txn_client(server: &ServerProcess) -> TransactionClient {
-    TransactionClient::new_with_config(vec![server.pd.clone()], client_config())
-        .await
-        .expect("txn client")
-}
-
 fn optimistic() -> TransactionOptions {
     TransactionOptions::new_optimistic().drop_check(CheckLevel::Warn)
-}
-
-/// The routing context of the region holding `key`, asked from PD directly.
-async fn region_context(server: &ServerProcess, key: &[u8]) -> kvrpcpb::Context {
-    let mut pd = pdpb::pd_client::PdClient::connect(format!("http://{}", server.pd))
-        .await
-        .expect("pd");
-    let members = pd
-        .get_members(pdpb::GetMembersRequest::default())
-        .await
-        .expect("members")
-        .into_inner();
-    let header = Some(pdpb::RequestHeader {
-        cluster_id: members.header.map(|h| h.cluster_id).unwrap_or(0),
-        ..Default::default()
-    });
-    let region = pd
-        .get_region(pdpb::GetRegionRequest {
-            header,
-            region_key: key.to_vec(),
-            ..Default::default()
-        })
-        .await
-        .expect("get region")
-        .into_inner();
-    let meta = region.region.expect("region");
-    kvrpcpb::Context {
-        region_id: meta.id,
-        region_epoch: meta.region_epoch,
-        peer: region.leader,
-        ..Default::default()
-    }
-}
-
-async fn kv_client(server: &ServerProcess) -> TikvClient<tonic::transport::Channel> {
-    TikvClient::connect(format!("http://{}", server.kv))
-        .await
-        .expect("kv client")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -801,23 +756,6 @@ impl tonic::codec::Decoder for RawCodec {
         buffer.copy_to_slice(&mut out);
         Ok(Some(out))
     }
-}
-
-/// Memcomparable encoding of bytes (8-byte groups, each followed by 255 minus its padding), as
-/// region boundaries hold API V2 keys.
-fn memcomparable(key: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for chunk in key.chunks(8).chain(if key.len().is_multiple_of(8) {
-        Some(&[][..])
-    } else {
-        None
-    }) {
-        let mut group = [0u8; 8];
-        group[..chunk.len()].copy_from_slice(chunk);
-        out.extend_from_slice(&group);
-        out.push(255 - (8 - chunk.len()) as u8);
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -257,6 +257,40 @@ impl<E: Engine> Storage<E> {
         blocking(move || mvcc::scan(snapshot, &options)).await
     }
 
+    /// A snapshot of the request's region for reading `ranges` (user keys; empty end =
+    /// unbounded) at `start_ts`, as the coprocessor needs: each range must start inside the
+    /// region, `max_ts` is raised, and a lock of a concurrent async-commit/1PC transaction held
+    /// in memory fails the read. Locks stored in the lock column family are found by the scan.
+    pub async fn coprocessor_snapshot(
+        &self,
+        ctx: &RequestContext,
+        ranges: &[(Vec<u8>, Vec<u8>)],
+        start_ts: u64,
+    ) -> Result<E::Snap> {
+        check_count("coprocessor ranges", ranges.len())?;
+        let mut encoded = Vec::with_capacity(ranges.len());
+        for (start, end) in ranges {
+            if !end.is_empty() && start > end {
+                return Err(Error::InvalidRequest(format!(
+                    "range start {start:?} is after its end {end:?}"
+                )));
+            }
+            encoded.push(Key::from_raw(start).as_encoded().to_vec());
+        }
+        let refs: Vec<&[u8]> = encoded.iter().map(|key| key.as_slice()).collect();
+        self.engine.check_keys_in_region(ctx, &refs)?;
+        if !ctx.read_committed {
+            self.manager.update_max_ts(start_ts);
+            for (start, end) in ranges {
+                let lower = Key::from_raw(start);
+                let upper = (!end.is_empty()).then(|| Key::from_raw(end));
+                self.manager
+                    .check_range(&lower, upper.as_ref(), start_ts, &ctx.resolved_locks)?;
+            }
+        }
+        self.engine.async_snapshot(ctx).await
+    }
+
     /// Locks with `ts <= max_ts` in `[start, end)`.
     pub async fn scan_lock(
         &self,

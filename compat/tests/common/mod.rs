@@ -8,6 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use basalt_proto::tikvpb::tikv_client::TikvClient;
+use basalt_proto::{kvrpcpb, pdpb};
+use tikv_client::TransactionClient;
+
 /// The `basalt-server` binary: `$BASALT_SERVER`, else the debug build in `$CARGO_TARGET_DIR` or
 /// in the workspace's `target/`.
 pub fn server_binary() -> PathBuf {
@@ -105,4 +109,65 @@ impl Drop for ServerProcess {
 /// A tikv-client configuration with a short timeout, so a hang fails the test.
 pub fn client_config() -> tikv_client::Config {
     tikv_client::Config::default().with_timeout(Duration::from_secs(10))
+}
+
+pub async fn txn_client(server: &ServerProcess) -> TransactionClient {
+    TransactionClient::new_with_config(vec![server.pd.clone()], client_config())
+        .await
+        .expect("txn client")
+}
+
+/// The routing context of the region holding `key`, asked from PD directly.
+pub async fn region_context(server: &ServerProcess, key: &[u8]) -> kvrpcpb::Context {
+    let mut pd = pdpb::pd_client::PdClient::connect(format!("http://{}", server.pd))
+        .await
+        .expect("pd");
+    let members = pd
+        .get_members(pdpb::GetMembersRequest::default())
+        .await
+        .expect("members")
+        .into_inner();
+    let header = Some(pdpb::RequestHeader {
+        cluster_id: members.header.map(|h| h.cluster_id).unwrap_or(0),
+        ..Default::default()
+    });
+    let region = pd
+        .get_region(pdpb::GetRegionRequest {
+            header,
+            region_key: key.to_vec(),
+            ..Default::default()
+        })
+        .await
+        .expect("get region")
+        .into_inner();
+    let meta = region.region.expect("region");
+    kvrpcpb::Context {
+        region_id: meta.id,
+        region_epoch: meta.region_epoch,
+        peer: region.leader,
+        ..Default::default()
+    }
+}
+
+pub async fn kv_client(server: &ServerProcess) -> TikvClient<tonic::transport::Channel> {
+    TikvClient::connect(format!("http://{}", server.kv))
+        .await
+        .expect("kv client")
+}
+
+/// Memcomparable encoding of bytes (8-byte groups, each followed by 255 minus its padding), as
+/// region boundaries hold API V2 keys.
+pub fn memcomparable(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in key.chunks(8).chain(if key.len().is_multiple_of(8) {
+        Some(&[][..])
+    } else {
+        None
+    }) {
+        let mut group = [0u8; 8];
+        group[..chunk.len()].copy_from_slice(chunk);
+        out.extend_from_slice(&group);
+        out.push(255 - (8 - chunk.len()) as u8);
+    }
+    out
 }

@@ -92,9 +92,7 @@ async fn dispatch<E: Engine>(
             ResponseCmd::RawDeleteRange(handlers.raw_delete_range(r).await)
         }
         RequestCmd::RawBatchScan(r) => ResponseCmd::RawBatchScan(handlers.raw_batch_scan(r).await),
-        RequestCmd::Coprocessor(r) => {
-            ResponseCmd::Coprocessor(super::coprocessor_unimplemented(&r))
-        }
+        RequestCmd::Coprocessor(r) => ResponseCmd::Coprocessor(handlers.coprocessor(r).await),
         RequestCmd::PessimisticLock(r) => {
             ResponseCmd::PessimisticLock(handlers.kv_pessimistic_lock(r).await)
         }

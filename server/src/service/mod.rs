@@ -2,6 +2,7 @@
 
 mod batch;
 pub mod convert;
+mod copr;
 mod kv;
 
 use std::pin::Pin;
@@ -24,17 +25,6 @@ impl<E: Engine> TikvService<E> {
     /// A service over `handlers`.
     pub fn new(handlers: KvHandlers<E>) -> Self {
         TikvService { handlers }
-    }
-}
-
-/// The answer to coprocessor requests until the coprocessor exists.
-pub fn coprocessor_unimplemented(request: &coprocessor::Request) -> coprocessor::Response {
-    coprocessor::Response {
-        other_error: format!(
-            "coprocessor request type {} is not implemented by this Basalt build yet",
-            request.tp
-        ),
-        ..Default::default()
     }
 }
 
@@ -95,7 +85,9 @@ impl<E: Engine> Tikv for TikvService<E> {
         &self,
         request: Request<coprocessor::Request>,
     ) -> Result<Response<coprocessor::Response>, Status> {
-        Ok(Response::new(coprocessor_unimplemented(request.get_ref())))
+        Ok(Response::new(
+            self.handlers.coprocessor(request.into_inner()).await,
+        ))
     }
 
     type CoprocessorStreamStream = ResponseStream<coprocessor::Response>;
@@ -104,7 +96,8 @@ impl<E: Engine> Tikv for TikvService<E> {
         &self,
         request: Request<coprocessor::Request>,
     ) -> Result<Response<Self::CoprocessorStreamStream>, Status> {
-        let response = coprocessor_unimplemented(request.get_ref());
+        // One response carrying the whole result; streaming in pieces comes with paging.
+        let response = self.handlers.coprocessor(request.into_inner()).await;
         Ok(Response::new(Box::pin(futures::stream::once(async move {
             Ok(response)
         }))))

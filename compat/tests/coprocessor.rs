@@ -1,0 +1,208 @@
+//! The coprocessor end to end: rows written in TiDB's row format by real transactions through
+//! `tikv-client`, DAGs pushed over gRPC to a `basalt-server` process, chunk answers decoded.
+
+mod common;
+
+use basalt_chunk::chunk_codec::decode_chunk;
+use basalt_chunk::codec::datum::{to_row_v2, Datum};
+use basalt_chunk::codec::number;
+use basalt_chunk::codec::row_v2;
+use basalt_chunk::codec::table::{self, Handle};
+use basalt_chunk::column::Column;
+use basalt_chunk::types::{FieldType, FieldTypeTp};
+use basalt_proto::tipb::{self, EncodeType, ExecType, ExprType, ScalarFuncSig as Sig};
+use basalt_proto::{coprocessor, kvrpcpb};
+use common::{kv_client, memcomparable, region_context, txn_client, ServerProcess};
+use prost::Message;
+use tikv_client::{CheckLevel, TimestampExt, TransactionOptions};
+
+const TABLE: i64 = 77;
+
+fn column_info(id: i64, tp: FieldTypeTp, pk: bool) -> tipb::ColumnInfo {
+    tipb::ColumnInfo {
+        column_id: Some(id),
+        tp: Some(tp as i32),
+        pk_handle: Some(pk),
+        ..Default::default()
+    }
+}
+
+fn column_ref(offset: i64, tp: FieldTypeTp) -> tipb::Expr {
+    let mut val = Vec::new();
+    number::encode_i64(&mut val, offset);
+    tipb::Expr {
+        tp: Some(ExprType::ColumnRef as i32),
+        val: Some(val),
+        field_type: Some(FieldType::new(tp).to_tipb()),
+        ..Default::default()
+    }
+}
+
+fn int_const(value: i64) -> tipb::Expr {
+    let mut val = Vec::new();
+    number::encode_i64(&mut val, value);
+    tipb::Expr {
+        tp: Some(ExprType::Int64 as i32),
+        val: Some(val),
+        field_type: Some(FieldType::new(FieldTypeTp::LongLong).to_tipb()),
+        ..Default::default()
+    }
+}
+
+/// scan (id, qty) → selection qty >= `min_qty` → limit `limit`, output id.
+fn dag(min_qty: i64, limit: u64) -> tipb::DagRequest {
+    let scan = tipb::Executor {
+        tp: Some(ExecType::TypeTableScan as i32),
+        tbl_scan: Some(tipb::TableScan {
+            table_id: Some(TABLE),
+            columns: vec![
+                column_info(1, FieldTypeTp::LongLong, true),
+                column_info(2, FieldTypeTp::LongLong, false),
+            ],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let selection = tipb::Executor {
+        tp: Some(ExecType::TypeSelection as i32),
+        selection: Some(Box::new(tipb::Selection {
+            conditions: vec![tipb::Expr {
+                tp: Some(ExprType::ScalarFunc as i32),
+                sig: Some(Sig::GeInt as i32),
+                field_type: Some(FieldType::new(FieldTypeTp::LongLong).to_tipb()),
+                children: vec![column_ref(1, FieldTypeTp::LongLong), int_const(min_qty)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    let limit = tipb::Executor {
+        tp: Some(ExecType::TypeLimit as i32),
+        limit: Some(Box::new(tipb::Limit {
+            limit: Some(limit),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    tipb::DagRequest {
+        executors: vec![scan, selection, limit],
+        output_offsets: vec![0],
+        encode_type: Some(EncodeType::TypeChunk as i32),
+        collect_execution_summaries: Some(true),
+        ..Default::default()
+    }
+}
+
+async fn push(
+    server: &ServerProcess,
+    request: &tipb::DagRequest,
+    start_ts: u64,
+) -> coprocessor::Response {
+    let (start, end) = table::record_range(TABLE);
+    let context = region_context(server, &memcomparable(&start)).await;
+    let mut kv = kv_client(server).await;
+    kv.coprocessor(coprocessor::Request {
+        context: Some(context),
+        tp: 103,
+        data: request.encode_to_vec(),
+        start_ts,
+        ranges: vec![coprocessor::KeyRange { start, end }],
+        ..Default::default()
+    })
+    .await
+    .expect("coprocessor rpc")
+    .into_inner()
+}
+
+fn ids(response: &coprocessor::Response) -> Vec<i64> {
+    assert!(response.other_error.is_empty(), "{}", response.other_error);
+    assert!(
+        response.region_error.is_none() && response.locked.is_none(),
+        "{response:?}"
+    );
+    let select = tipb::SelectResponse::decode(response.data.as_slice()).expect("select response");
+    assert!(select.error.is_none(), "{:?}", select.error);
+    let types = [FieldType::new(FieldTypeTp::LongLong)];
+    let mut out = Vec::new();
+    for chunk in &select.chunks {
+        let columns = decode_chunk(chunk.rows_data(), &types).expect("chunk");
+        let Column::Int(column) = &columns[0] else {
+            panic!("int column")
+        };
+        out.extend((0..column.len()).filter_map(|i| column.get(i)));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dag_over_rows_written_by_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let client = txn_client(&server).await;
+    let mut txn = client
+        .begin_with_options(TransactionOptions::new_optimistic().drop_check(CheckLevel::Warn))
+        .await
+        .unwrap();
+    for id in 1..=200i64 {
+        let qty = to_row_v2(&Datum::Int(id % 50)).unwrap().unwrap();
+        let row = row_v2::encode_row(&[(2, Some(&qty))]).unwrap();
+        txn.put(table::encode_row_key(TABLE, &Handle::Int(id)), row)
+            .await
+            .unwrap();
+    }
+    txn.commit().await.unwrap();
+    let ts = client.current_timestamp().await.unwrap().version();
+
+    // qty >= 45 holds for id % 50 in 45..50: ids 45..=49, 95..=99, ...
+    let expected: Vec<i64> = (1..=200).filter(|id| id % 50 >= 45).take(12).collect();
+    assert_eq!(ids(&push(&server, &dag(45, 12), ts).await), expected);
+    // A snapshot before the write sees nothing.
+    assert!(ids(&push(&server, &dag(0, 1000), 1).await).is_empty());
+
+    // A transaction's lock on a row blocks a later reader: the answer carries the lock.
+    let mut kv = kv_client(&server).await;
+    let key = table::encode_row_key(TABLE, &Handle::Int(500));
+    let start_ts = client.current_timestamp().await.unwrap().version();
+    let prewrite = kv
+        .kv_prewrite(kvrpcpb::PrewriteRequest {
+            context: Some(region_context(&server, &memcomparable(&key)).await),
+            mutations: vec![kvrpcpb::Mutation {
+                op: kvrpcpb::Op::Put as i32,
+                key: key.clone(),
+                value: vec![128, 0, 0, 0, 0, 0],
+                ..Default::default()
+            }],
+            primary_lock: key.clone(),
+            start_version: start_ts,
+            lock_ttl: 60_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(prewrite.errors.is_empty(), "{prewrite:?}");
+    let later = client.current_timestamp().await.unwrap().version();
+    let response = push(&server, &dag(0, 1000), later).await;
+    let locked = response.locked.expect("the lock must be reported");
+    assert_eq!(locked.lock_version, start_ts);
+    assert_eq!(locked.key, key);
+
+    // Garbage instead of a DAG: other_error, and the server keeps serving.
+    let (start, end) = table::record_range(TABLE);
+    let mut kv = kv_client(&server).await;
+    let bad = kv
+        .coprocessor(coprocessor::Request {
+            context: Some(region_context(&server, &memcomparable(&start)).await),
+            tp: 103,
+            data: vec![0xFF, 0xFF, 0xFF],
+            start_ts: ts,
+            ranges: vec![coprocessor::KeyRange { start, end }],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(bad.other_error.contains("malformed"), "{bad:?}");
+    assert_eq!(ids(&push(&server, &dag(45, 2), ts).await), [45, 46]);
+}
