@@ -9,13 +9,14 @@ use basalt_chunk::chunk_codec::encode_column;
 use basalt_chunk::codec::datum;
 use basalt_chunk::time::Tz;
 use basalt_chunk::types::FieldType;
+use basalt_expr::aggr::AggrFunction;
 use basalt_expr::{EvalContext, RpnExpression};
 use basalt_proto::tipb::{self, EncodeType, ExecType};
 
 use crate::error::{Error, Result};
 use crate::executors::{
-    datum_at, BatchExecutor, ExecSummary, LimitExecutor, OrderBy, ProjectionExecutor,
-    SelectionExecutor, Summarized, TableScanExecutor, TopNExecutor,
+    datum_at, AggregationExecutor, BatchExecutor, ExecSummary, LimitExecutor, OrderBy,
+    ProjectionExecutor, SelectionExecutor, Summarized, TableScanExecutor, TopNExecutor,
 };
 use crate::source::ScanSource;
 
@@ -163,6 +164,21 @@ impl DagRunner {
                         .collect::<Result<Vec<_>>>()?;
                     let limit = usize::try_from(top_n.limit()).unwrap_or(usize::MAX);
                     Box::new(Summarized::new(TopNExecutor::new(root, order_by, limit)?))
+                }
+                ExecType::TypeAggregation | ExecType::TypeStreamAgg => {
+                    let aggregation = executor
+                        .aggregation
+                        .as_ref()
+                        .ok_or_else(|| missing("aggregation"))?;
+                    let group_by = compile_all(&aggregation.group_by, &schema)?;
+                    let aggrs = aggregation
+                        .agg_func
+                        .iter()
+                        .map(|expr| Ok(AggrFunction::compile(expr, &schema)?))
+                        .collect::<Result<Vec<_>>>()?;
+                    Box::new(Summarized::new(AggregationExecutor::new(
+                        root, group_by, aggrs,
+                    )?))
                 }
                 other => {
                     return Err(Error::Unsupported(format!(

@@ -301,3 +301,149 @@ fn malformed_dags_are_refused() {
     broken.pairs[1].1 = vec![128, 0, 9, 0];
     assert!(run(&dag(vec![scan_executor()], vec![0, 1]), broken).is_err());
 }
+
+fn aggregate(tp: ExprType, arg: tipb::Expr, result: FieldTypeTp) -> tipb::Expr {
+    tipb::Expr {
+        tp: Some(tp as i32),
+        children: vec![arg],
+        field_type: Some(FieldType::new(result).to_tipb()),
+        ..Default::default()
+    }
+}
+
+fn aggregation(group_by: Vec<tipb::Expr>, agg_func: Vec<tipb::Expr>) -> tipb::Executor {
+    tipb::Executor {
+        tp: Some(ExecType::TypeAggregation as i32),
+        aggregation: Some(Box::new(tipb::Aggregation {
+            group_by,
+            agg_func,
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn simple_and_hash_aggregation_partial_results() {
+    // COUNT(name), SUM(id), AVG(price), MIN(price), MAX(id) over all rows, then grouped by
+    // price (ten distinct values).
+    let aggs = || {
+        vec![
+            aggregate(
+                ExprType::Count,
+                column_ref(2, FieldTypeTp::VarString),
+                FieldTypeTp::LongLong,
+            ),
+            aggregate(
+                ExprType::Sum,
+                column_ref(0, FieldTypeTp::LongLong),
+                FieldTypeTp::NewDecimal,
+            ),
+            aggregate(
+                ExprType::Avg,
+                column_ref(1, FieldTypeTp::Double),
+                FieldTypeTp::Double,
+            ),
+            aggregate(
+                ExprType::Min,
+                column_ref(1, FieldTypeTp::Double),
+                FieldTypeTp::Double,
+            ),
+            aggregate(
+                ExprType::Max,
+                column_ref(0, FieldTypeTp::LongLong),
+                FieldTypeTp::LongLong,
+            ),
+        ]
+    };
+    let types = [
+        FieldType::new(FieldTypeTp::LongLong),
+        FieldType::new(FieldTypeTp::NewDecimal),
+        FieldType::new(FieldTypeTp::LongLong),
+        FieldType::new(FieldTypeTp::Double),
+        FieldType::new(FieldTypeTp::Double),
+        FieldType::new(FieldTypeTp::LongLong),
+        FieldType::new(FieldTypeTp::Double),
+    ];
+    let simple = dag(
+        vec![scan_executor(), aggregation(vec![], aggs())],
+        vec![0, 1, 2, 3, 4, 5],
+    );
+    let response = run(&simple, source(&rows())).unwrap();
+    let columns = decode_chunk(response.chunks[0].rows_data(), &types[..6]).unwrap();
+    let int = |c: &Column| match c {
+        Column::Int(c) => c.get(0),
+        other => panic!("{other:?}"),
+    };
+    let real = |c: &Column| match c {
+        Column::Real(c) => c.get(0),
+        other => panic!("{other:?}"),
+    };
+    // 100 rows, names NULL for multiples of 7 (14 of them).
+    assert_eq!(int(&columns[0]), Some(86));
+    let Column::Decimal(sum) = &columns[1] else {
+        panic!("decimal sum")
+    };
+    assert_eq!(sum.get(0).map(|d| d.to_string()), Some("5050".into()));
+    assert_eq!(int(&columns[2]), Some(100));
+    assert_eq!(real(&columns[3]), Some(675.0)); // sum of (i % 10) * 1.5 over 1..=100
+    assert_eq!(real(&columns[4]), Some(0.0));
+    assert_eq!(int(&columns[5]), Some(100));
+
+    // Simple aggregation over no rows still answers one row: COUNT 0, SUM NULL.
+    let response = run(&simple, source(&[])).unwrap();
+    let columns = decode_chunk(response.chunks[0].rows_data(), &types[..6]).unwrap();
+    assert_eq!(int(&columns[0]), Some(0));
+    assert!(columns[1].validity().null_count() == 1);
+
+    // Grouped by price: ten groups of ten, in first-seen order (ids 1..=10 introduce them).
+    let grouped = dag(
+        vec![
+            scan_executor(),
+            aggregation(vec![column_ref(1, FieldTypeTp::Double)], aggs()),
+        ],
+        vec![0, 6],
+    );
+    let response = run(&grouped, source(&rows())).unwrap();
+    let out_types = [
+        FieldType::new(FieldTypeTp::LongLong),
+        FieldType::new(FieldTypeTp::Double),
+    ];
+    let columns = decode_chunk(response.chunks[0].rows_data(), &out_types).unwrap();
+    let (Column::Int(counts), Column::Real(prices)) = (&columns[0], &columns[1]) else {
+        panic!("types")
+    };
+    assert_eq!(prices.len(), 10);
+    assert_eq!(prices.get(0), Some(1.5));
+    assert_eq!(prices.get(9), Some(0.0));
+    // price 1.5 (i % 10 == 1): ids 1, 11, …, 91; none of them is a multiple of 7 except 21, 91.
+    assert_eq!(counts.get(0), Some(8));
+}
+
+#[test]
+fn group_by_strings_follows_the_collation() {
+    let mut ci_column = column_info(3, FieldTypeTp::VarString, false);
+    ci_column.collation = Some(-45);
+    let mut scan = scan_executor();
+    if let Some(s) = scan.tbl_scan.as_mut() {
+        s.columns[2] = ci_column;
+    }
+    let mut key = column_ref(2, FieldTypeTp::VarString);
+    if let Some(ft) = key.field_type.as_mut() {
+        ft.collate = Some(-45);
+    }
+    let count = aggregate(
+        ExprType::Count,
+        column_ref(0, FieldTypeTp::LongLong),
+        FieldTypeTp::LongLong,
+    );
+    let request = dag(vec![scan, aggregation(vec![key], vec![count])], vec![0]);
+    let mixed = [
+        (1, 0.0, Some("abc")),
+        (2, 0.0, Some("ABC ")),
+        (3, 0.0, Some("abd")),
+    ];
+    let response = run(&request, source(&mixed)).unwrap();
+    let types = [FieldType::new(FieldTypeTp::LongLong)];
+    assert_eq!(int_column(&response, &types, 0), [Some(2), Some(1)]);
+}

@@ -1,10 +1,12 @@
 //! Expression compilation and evaluation for the coprocessor: `tipb.Expr` trees compiled once
 //! to RPN (`rpn`), evaluated a batch at a time over columns (`value` gives functions typed views
-//! of their arguments), and the scalar functions (`functions`). Aggregate functions come next.
+//! of their arguments), the scalar functions (`functions`) and aggregate functions with partial
+//! results (`aggr`).
 //!
 //! Read `rpn::RpnExpression` first.
 #![deny(missing_docs)]
 
+pub mod aggr;
 pub mod context;
 mod error;
 pub mod functions;

@@ -5,6 +5,7 @@
 //! - `drained` says the executor has nothing more; a drained batch may still hold rows.
 //! - `scan_rows` is a hint for how many rows the leaf should read; it grows from 32 to 1024.
 
+mod aggregation;
 mod limit;
 mod projection;
 mod selection;
@@ -20,6 +21,7 @@ use basalt_expr::EvalContext;
 
 use crate::error::Result;
 
+pub use aggregation::AggregationExecutor;
 pub use limit::LimitExecutor;
 pub use projection::ProjectionExecutor;
 pub use selection::SelectionExecutor;

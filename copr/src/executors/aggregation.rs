@@ -1,0 +1,259 @@
+//! Aggregation (hash, stream and simple): folds its child's rows into one state per group and,
+//! once the child is drained, outputs the partial results TiDB merges: the aggregate columns
+//! (AVG as count then sum) followed by the group-by columns. Groups come out in the order they
+//! were first seen, so sorted input (stream aggregation) keeps its order. A single integer
+//! group-by key takes a fast path keyed by the integer itself; other keys are encoded
+//! (strings by their collation's sort key, decimals canonically).
+//!
+//! Without group-by (simple aggregation) there is exactly one output row, even for no input.
+
+use std::collections::HashMap;
+
+use basalt_chunk::collation::Collation;
+use basalt_chunk::column::Column;
+use basalt_chunk::types::FieldType;
+use basalt_expr::aggr::{AggrFunction, AggrState};
+use basalt_expr::{EvalContext, RpnExpression};
+
+use super::util::empty_like;
+use super::{append_rows, Batch, BatchExecutor, BatchResult, ExecSummary};
+use crate::error::{Error, Result};
+
+enum GroupIndex {
+    /// No group-by: one group.
+    Single,
+    /// One integer key.
+    Int(HashMap<Option<i64>, usize>),
+    /// Encoded keys.
+    Encoded(HashMap<Vec<u8>, usize>),
+}
+
+/// Aggregates its child's rows.
+pub struct AggregationExecutor {
+    child: Box<dyn BatchExecutor>,
+    group_by: Vec<RpnExpression>,
+    aggrs: Vec<AggrFunction>,
+    schema: Vec<FieldType>,
+    index: GroupIndex,
+    /// Per group, one state per aggregate.
+    states: Vec<Vec<AggrState>>,
+    /// The group-by values of each group's first row.
+    group_values: Vec<Column>,
+    done: bool,
+}
+
+impl AggregationExecutor {
+    /// Aggregates `child` by `group_by` with `aggrs`.
+    pub fn new(
+        child: Box<dyn BatchExecutor>,
+        group_by: Vec<RpnExpression>,
+        aggrs: Vec<AggrFunction>,
+    ) -> Result<Self> {
+        let mut schema: Vec<FieldType> =
+            aggrs.iter().flat_map(|a| a.result_types.clone()).collect();
+        schema.extend(group_by.iter().map(|g| g.field_type().clone()));
+        let group_values = group_by
+            .iter()
+            .map(|g| Ok(Column::new(g.field_type(), 0)?))
+            .collect::<Result<Vec<_>>>()?;
+        let index = match group_by.as_slice() {
+            [] => GroupIndex::Single,
+            [only] if matches!(Column::new(only.field_type(), 0)?, Column::Int(_)) => {
+                GroupIndex::Int(HashMap::new())
+            }
+            _ => GroupIndex::Encoded(HashMap::new()),
+        };
+        let states = if matches!(index, GroupIndex::Single) {
+            vec![aggrs.iter().map(AggrFunction::new_state).collect()]
+        } else {
+            Vec::new()
+        };
+        Ok(AggregationExecutor {
+            child,
+            group_by,
+            aggrs,
+            schema,
+            index,
+            states,
+            group_values,
+            done: false,
+        })
+    }
+
+    fn fold(&mut self, ctx: &mut EvalContext, batch: &Batch) -> Result<()> {
+        let rows = &batch.logical_rows;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let refs = batch.column_refs();
+        let keys = self
+            .group_by
+            .iter()
+            .map(|g| Ok(g.eval_to_column(ctx, &refs, rows)?))
+            .collect::<Result<Vec<_>>>()?;
+        let args = self
+            .aggrs
+            .iter()
+            .map(|a| Ok(a.arg.eval_to_column(ctx, &refs, rows)?))
+            .collect::<Result<Vec<_>>>()?;
+        let mut key = Vec::new();
+        for i in 0..rows.len() {
+            let group = match &mut self.index {
+                GroupIndex::Single => 0,
+                GroupIndex::Int(map) => {
+                    let Column::Int(column) = &keys[0] else {
+                        return Err(Error::InvalidDag("integer group key expected".into()));
+                    };
+                    let next = self.states.len();
+                    let group = *map.entry(column.get(i)).or_insert(next);
+                    if group == next {
+                        self.states
+                            .push(self.aggrs.iter().map(AggrFunction::new_state).collect());
+                        append_rows(&mut self.group_values[0], &keys[0], &[i])?;
+                    }
+                    group
+                }
+                GroupIndex::Encoded(map) => {
+                    key.clear();
+                    for (column, g) in keys.iter().zip(&self.group_by) {
+                        encode_group_key(&mut key, column, g.field_type(), i)?;
+                    }
+                    let next = self.states.len();
+                    let group = match map.get(&key) {
+                        Some(&group) => group,
+                        None => {
+                            map.insert(key.clone(), next);
+                            next
+                        }
+                    };
+                    if group == next {
+                        self.states
+                            .push(self.aggrs.iter().map(AggrFunction::new_state).collect());
+                        for (to, from) in self.group_values.iter_mut().zip(&keys) {
+                            append_rows(to, from, &[i])?;
+                        }
+                    }
+                    group
+                }
+            };
+            for ((aggr, state), values) in self
+                .aggrs
+                .iter()
+                .zip(self.states[group].iter_mut())
+                .zip(&args)
+            {
+                aggr.update(ctx, state, values, i)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn output(&mut self) -> Result<Batch> {
+        let mut columns = Vec::with_capacity(self.schema.len());
+        for (at, aggr) in self.aggrs.iter().enumerate() {
+            let mut result = aggr
+                .result_types
+                .iter()
+                .map(|ft| Ok(Column::new(ft, self.states.len())?))
+                .collect::<Result<Vec<_>>>()?;
+            for group in &self.states {
+                aggr.push_result(&group[at], &mut result)?;
+            }
+            columns.extend(result);
+        }
+        for values in &mut self.group_values {
+            let taken = std::mem::replace(values, empty_like(values));
+            columns.push(taken);
+        }
+        Ok(Batch {
+            logical_rows: (0..self.states.len()).collect(),
+            columns,
+        })
+    }
+}
+
+/// Appends row `row` of `column` to a group key, so equal values (under the collation, and
+/// decimals of any scale) give equal bytes.
+fn encode_group_key(
+    key: &mut Vec<u8>,
+    column: &Column,
+    field_type: &FieldType,
+    row: usize,
+) -> Result<()> {
+    if !column.validity().is_valid(row) {
+        key.push(0);
+        return Ok(());
+    }
+    key.push(1);
+    match column {
+        Column::Int(c) => key.extend_from_slice(&c.get(row).unwrap_or(0).to_be_bytes()),
+        Column::Real(c) => {
+            let v = c.get(row).unwrap_or(0.0);
+            // 0.0 and -0.0 group together.
+            let v = if v == 0.0 { 0.0 } else { v };
+            key.extend_from_slice(&v.to_bits().to_be_bytes());
+        }
+        Column::Decimal(c) => {
+            let text = c
+                .get(row)
+                .map(|d| d.to_unrounded_string())
+                .unwrap_or_default();
+            let canonical = if text.contains('.') {
+                text.trim_end_matches('0').trim_end_matches('.').to_string()
+            } else {
+                text
+            };
+            let canonical = if canonical == "-0" {
+                "0".to_string()
+            } else {
+                canonical
+            };
+            basalt_chunk::codec::number::encode_bytes(key, canonical.as_bytes());
+        }
+        Column::DateTime(c) => {
+            key.extend_from_slice(&c.get(row).map_or(0, |t| t.to_packed_u64()).to_be_bytes())
+        }
+        Column::Duration(c) => {
+            key.extend_from_slice(&c.get(row).map_or(0, |d| d.nanos()).to_be_bytes())
+        }
+        Column::Bytes(c) => {
+            let collation = Collation::from_i32(field_type.collate).unwrap_or(Collation::Binary);
+            let mut sort_key = Vec::new();
+            collation.sort_key(c.get(row).unwrap_or_default(), &mut sort_key)?;
+            basalt_chunk::codec::number::encode_bytes(key, &sort_key);
+        }
+        Column::Json(c) | Column::Named(c) => {
+            basalt_chunk::codec::number::encode_bytes(key, c.get(row).unwrap_or_default())
+        }
+    }
+    Ok(())
+}
+
+impl BatchExecutor for AggregationExecutor {
+    fn schema(&self) -> &[FieldType] {
+        &self.schema
+    }
+
+    fn next_batch(&mut self, ctx: &mut EvalContext, scan_rows: usize) -> Result<BatchResult> {
+        if self.done {
+            return Ok(BatchResult {
+                drained: true,
+                ..Default::default()
+            });
+        }
+        let result = self.child.next_batch(ctx, scan_rows)?;
+        self.fold(ctx, &result.batch)?;
+        if !result.drained {
+            return Ok(BatchResult::default());
+        }
+        self.done = true;
+        Ok(BatchResult {
+            batch: self.output()?,
+            drained: true,
+        })
+    }
+
+    fn collect_summaries(&self, out: &mut Vec<ExecSummary>) {
+        self.child.collect_summaries(out);
+    }
+}

@@ -1,0 +1,360 @@
+//! Aggregate functions with the partial results TiDB merges: COUNT → BIGINT; SUM → DECIMAL for
+//! integer and decimal arguments, DOUBLE for reals; AVG → two columns, the count then the sum;
+//! MIN / MAX / FIRST_ROW → the argument's type; BIT_AND / BIT_OR / BIT_XOR → BIGINT UNSIGNED.
+//! NULL arguments are skipped; a SUM/MIN/MAX/AVG over no values is NULL (AVG: count 0, sum NULL).
+
+use std::cmp::Ordering;
+
+use basalt_chunk::collation::Collation;
+use basalt_chunk::column::Column;
+use basalt_chunk::types::{flag, EvalType, FieldType, FieldTypeTp};
+use basalt_chunk::Decimal;
+use basalt_proto::tipb::{self, ExprType};
+
+use crate::context::EvalContext;
+use crate::error::{Error, Result};
+use crate::rpn::RpnExpression;
+
+/// Which aggregate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggrKind {
+    /// COUNT.
+    Count,
+    /// SUM.
+    Sum,
+    /// AVG (partial: count and sum).
+    Avg,
+    /// MIN.
+    Min,
+    /// MAX.
+    Max,
+    /// FIRST_ROW.
+    FirstRow,
+    /// BIT_AND.
+    BitAnd,
+    /// BIT_OR.
+    BitOr,
+    /// BIT_XOR.
+    BitXor,
+}
+
+/// A compiled aggregate call.
+#[derive(Debug, Clone)]
+pub struct AggrFunction {
+    /// Which aggregate.
+    pub kind: AggrKind,
+    /// The argument.
+    pub arg: RpnExpression,
+    /// Types of the partial result columns.
+    pub result_types: Vec<FieldType>,
+}
+
+fn decimal_type() -> FieldType {
+    FieldType::new(FieldTypeTp::NewDecimal)
+}
+
+impl AggrFunction {
+    /// Compiles an aggregate `tipb.Expr` (tp Count, Sum, …) over `schema`.
+    pub fn compile(expr: &tipb::Expr, schema: &[FieldType]) -> Result<AggrFunction> {
+        let tp = ExprType::try_from(expr.tp.unwrap_or(0))
+            .map_err(|_| Error::Unsupported(format!("aggregate type {}", expr.tp.unwrap_or(0))))?;
+        let kind = match tp {
+            ExprType::Count => AggrKind::Count,
+            ExprType::Sum => AggrKind::Sum,
+            ExprType::Avg => AggrKind::Avg,
+            ExprType::Min => AggrKind::Min,
+            ExprType::Max => AggrKind::Max,
+            ExprType::First => AggrKind::FirstRow,
+            ExprType::AggBitAnd => AggrKind::BitAnd,
+            ExprType::AggBitOr => AggrKind::BitOr,
+            ExprType::AggBitXor => AggrKind::BitXor,
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "aggregate {} is not implemented",
+                    other.as_str_name()
+                )))
+            }
+        };
+        if expr.has_distinct() {
+            return Err(Error::Unsupported("DISTINCT aggregates".into()));
+        }
+        if expr.children.len() != 1 {
+            return Err(Error::InvalidExpr(format!(
+                "{kind:?} takes one argument, got {}",
+                expr.children.len()
+            )));
+        }
+        let arg = RpnExpression::compile(&expr.children[0], schema)?;
+        let declared = match &expr.field_type {
+            Some(ft) => FieldType::from_tipb(ft)?,
+            None => arg.field_type().clone(),
+        };
+        let arg_eval = arg.field_type().eval_type()?;
+        let sum_type = |declared: &FieldType| match arg_eval {
+            EvalType::Real => FieldType::new(FieldTypeTp::Double),
+            EvalType::Int | EvalType::Decimal => {
+                if declared.tp == FieldTypeTp::NewDecimal {
+                    declared.clone()
+                } else {
+                    decimal_type()
+                }
+            }
+            _ => declared.clone(),
+        };
+        let result_types = match kind {
+            AggrKind::Count => vec![FieldType::new(FieldTypeTp::LongLong)],
+            AggrKind::Sum => vec![sum_type(&declared)],
+            AggrKind::Avg => vec![FieldType::new(FieldTypeTp::LongLong), sum_type(&declared)],
+            AggrKind::Min | AggrKind::Max | AggrKind::FirstRow => vec![arg.field_type().clone()],
+            AggrKind::BitAnd | AggrKind::BitOr | AggrKind::BitXor => {
+                vec![FieldType::new(FieldTypeTp::LongLong).with_flag(flag::UNSIGNED)]
+            }
+        };
+        if matches!(kind, AggrKind::Sum | AggrKind::Avg)
+            && !matches!(arg_eval, EvalType::Int | EvalType::Real | EvalType::Decimal)
+        {
+            return Err(Error::Unsupported(format!("{kind:?} over {arg_eval:?}")));
+        }
+        Ok(AggrFunction {
+            kind,
+            arg,
+            result_types,
+        })
+    }
+
+    /// A fresh state.
+    pub fn new_state(&self) -> AggrState {
+        match self.kind {
+            AggrKind::Count => AggrState::Count(0),
+            AggrKind::BitAnd => AggrState::Bits(u64::MAX),
+            AggrKind::BitOr | AggrKind::BitXor => AggrState::Bits(0),
+            _ => AggrState::Value {
+                count: 0,
+                sum: None,
+                best: None,
+            },
+        }
+    }
+
+    /// Folds row `row` of the evaluated argument column into `state`.
+    pub fn update(
+        &self,
+        ctx: &mut EvalContext,
+        state: &mut AggrState,
+        values: &Column,
+        row: usize,
+    ) -> Result<()> {
+        let unsigned = self.arg.field_type().is_unsigned();
+        match (self.kind, state) {
+            (AggrKind::Count, AggrState::Count(count)) => {
+                if values.validity().is_valid(row) {
+                    *count += 1;
+                }
+            }
+            (AggrKind::BitAnd | AggrKind::BitOr | AggrKind::BitXor, AggrState::Bits(bits)) => {
+                let Column::Int(c) = values else {
+                    return Err(Error::Unsupported(
+                        "bit aggregates over non-integers".into(),
+                    ));
+                };
+                if let Some(v) = c.get(row) {
+                    let v = v as u64;
+                    match self.kind {
+                        AggrKind::BitAnd => *bits &= v,
+                        AggrKind::BitOr => *bits |= v,
+                        _ => *bits ^= v,
+                    }
+                }
+            }
+            (AggrKind::Sum | AggrKind::Avg, AggrState::Value { count, sum, .. }) => {
+                let added = match values {
+                    Column::Int(c) => c.get(row).map(|v| {
+                        Partial::Decimal(if unsigned {
+                            Decimal::from_u64(v as u64)
+                        } else {
+                            Decimal::from_i64(v)
+                        })
+                    }),
+                    Column::Decimal(c) => c.get(row).map(Partial::Decimal),
+                    Column::Real(c) => c.get(row).map(Partial::Real),
+                    _ => return Err(Error::Unsupported("SUM over this type".into())),
+                };
+                if let Some(value) = added {
+                    *count += 1;
+                    *sum = Some(match (sum.take(), value) {
+                        (None, value) => value,
+                        (Some(Partial::Decimal(a)), Partial::Decimal(b)) => match a.add(&b) {
+                            Ok(total) => Partial::Decimal(total),
+                            Err(_) => {
+                                ctx.handle(Error::overflow("DECIMAL", "SUM"))?;
+                                Partial::Decimal(a)
+                            }
+                        },
+                        (Some(Partial::Real(a)), Partial::Real(b)) => Partial::Real(a + b),
+                        _ => return Err(Error::InvalidExpr("SUM over mixed types".into())),
+                    });
+                }
+            }
+            (
+                AggrKind::Min | AggrKind::Max | AggrKind::FirstRow,
+                AggrState::Value { count, best, .. },
+            ) => {
+                if self.kind == AggrKind::FirstRow {
+                    if *count == 0 {
+                        *count = 1;
+                        *best = Some(single(values, row));
+                    }
+                    return Ok(());
+                }
+                if !values.validity().is_valid(row) {
+                    return Ok(());
+                }
+                let candidate = single(values, row);
+                let replace = match best {
+                    None => true,
+                    Some(current) => {
+                        let ordering = compare_singles(&candidate, current, self.arg.field_type())?;
+                        (self.kind == AggrKind::Min && ordering == Ordering::Less)
+                            || (self.kind == AggrKind::Max && ordering == Ordering::Greater)
+                    }
+                };
+                if replace {
+                    *best = Some(candidate);
+                }
+                *count += 1;
+            }
+            (kind, state) => {
+                return Err(Error::InvalidExpr(format!("{kind:?} with state {state:?}")))
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the partial result of `state` to `columns` (one per result type).
+    pub fn push_result(&self, state: &AggrState, columns: &mut [Column]) -> Result<()> {
+        let types = &self.result_types;
+        match (self.kind, state) {
+            (AggrKind::Count, AggrState::Count(count)) => {
+                push_int(&mut columns[0], Some(*count as i64))
+            }
+            (_, AggrState::Bits(bits)) => push_int(&mut columns[0], Some(*bits as i64)),
+            (AggrKind::Sum, AggrState::Value { sum, .. }) => {
+                push_partial(&mut columns[0], sum, &types[0])
+            }
+            (AggrKind::Avg, AggrState::Value { count, sum, .. }) => {
+                push_int(&mut columns[0], Some(*count as i64))?;
+                push_partial(&mut columns[1], sum, &types[1])
+            }
+            (_, AggrState::Value { best, .. }) => match best {
+                Some(value) => append_single(&mut columns[0], value),
+                None => push_null(&mut columns[0]),
+            },
+            (kind, state) => Err(Error::InvalidExpr(format!("{kind:?} with state {state:?}"))),
+        }
+    }
+}
+
+/// A running SUM.
+#[derive(Debug, Clone)]
+pub enum Partial {
+    /// Exact sum.
+    Decimal(Decimal),
+    /// Floating sum.
+    Real(f64),
+}
+
+/// The state of one aggregate for one group.
+#[derive(Debug, Clone)]
+pub enum AggrState {
+    /// COUNT so far.
+    Count(u64),
+    /// BIT_* so far.
+    Bits(u64),
+    /// SUM/AVG/MIN/MAX/FIRST_ROW so far.
+    Value {
+        /// Values folded in.
+        count: u64,
+        /// SUM/AVG.
+        sum: Option<Partial>,
+        /// MIN/MAX/FIRST_ROW: a one-row column holding the value.
+        best: Option<Column>,
+    },
+}
+
+fn single(values: &Column, row: usize) -> Column {
+    crate::rpn::gather(values, &[row])
+}
+
+fn compare_singles(a: &Column, b: &Column, field_type: &FieldType) -> Result<Ordering> {
+    Ok(match (a, b) {
+        (Column::Int(x), Column::Int(y)) => {
+            let (x, y) = (x.get(0).unwrap_or(0), y.get(0).unwrap_or(0));
+            if field_type.is_unsigned() {
+                (x as u64).cmp(&(y as u64))
+            } else {
+                x.cmp(&y)
+            }
+        }
+        (Column::Real(x), Column::Real(y)) => {
+            x.get(0).unwrap_or(0.0).total_cmp(&y.get(0).unwrap_or(0.0))
+        }
+        (Column::Decimal(x), Column::Decimal(y)) => x.get(0).cmp(&y.get(0)),
+        (Column::DateTime(x), Column::DateTime(y)) => x.get(0).cmp(&y.get(0)),
+        (Column::Duration(x), Column::Duration(y)) => x.get(0).cmp(&y.get(0)),
+        (Column::Bytes(x), Column::Bytes(y)) => {
+            let collation = Collation::from_i32(field_type.collate).unwrap_or(Collation::Binary);
+            collation.compare(x.get(0).unwrap_or_default(), y.get(0).unwrap_or_default())?
+        }
+        (Column::Json(x), Column::Json(y)) | (Column::Named(x), Column::Named(y)) => {
+            x.get(0).cmp(&y.get(0))
+        }
+        _ => return Err(Error::InvalidExpr("MIN/MAX over mixed types".into())),
+    })
+}
+
+fn push_int(column: &mut Column, value: Option<i64>) -> Result<()> {
+    match column {
+        Column::Int(c) => {
+            c.push(value);
+            Ok(())
+        }
+        other => Err(Error::InvalidExpr(format!("int result into {other:?}"))),
+    }
+}
+
+fn push_null(column: &mut Column) -> Result<()> {
+    match column {
+        Column::Int(c) => c.push(None),
+        Column::Real(c) => c.push(None),
+        Column::Decimal(c) => c.push(None),
+        Column::DateTime(c) => c.push(None),
+        Column::Duration(c) => c.push(None),
+        Column::Bytes(c) | Column::Json(c) | Column::Named(c) => c.push(None),
+    }
+    Ok(())
+}
+
+fn push_partial(column: &mut Column, sum: &Option<Partial>, _ft: &FieldType) -> Result<()> {
+    match (column, sum) {
+        (Column::Decimal(c), Some(Partial::Decimal(v))) => c.push(Some(*v)),
+        (Column::Real(c), Some(Partial::Real(v))) => c.push(Some(*v)),
+        (column, None) => return push_null(column),
+        (column, sum) => return Err(Error::InvalidExpr(format!("sum {sum:?} into {column:?}"))),
+    }
+    Ok(())
+}
+
+fn append_single(column: &mut Column, value: &Column) -> Result<()> {
+    match (column, value) {
+        (Column::Int(c), Column::Int(v)) => c.push(v.get(0)),
+        (Column::Real(c), Column::Real(v)) => c.push(v.get(0)),
+        (Column::Decimal(c), Column::Decimal(v)) => c.push(v.get(0)),
+        (Column::DateTime(c), Column::DateTime(v)) => c.push(v.get(0)),
+        (Column::Duration(c), Column::Duration(v)) => c.push(v.get(0)),
+        (Column::Bytes(c), Column::Bytes(v))
+        | (Column::Json(c), Column::Json(v))
+        | (Column::Named(c), Column::Named(v)) => c.push(v.get(0)),
+        (column, value) => return Err(Error::InvalidExpr(format!("{value:?} into {column:?}"))),
+    }
+    Ok(())
+}
