@@ -15,8 +15,8 @@ use basalt_proto::tipb::{self, EncodeType, ExecType};
 
 use crate::error::{Error, Result};
 use crate::executors::{
-    datum_at, AggregationExecutor, BatchExecutor, ExecSummary, LimitExecutor, OrderBy,
-    ProjectionExecutor, SelectionExecutor, Summarized, TableScanExecutor, TopNExecutor,
+    datum_at, AggregationExecutor, BatchExecutor, ExecSummary, IndexScanExecutor, LimitExecutor,
+    OrderBy, ProjectionExecutor, SelectionExecutor, Summarized, TableScanExecutor, TopNExecutor,
 };
 use crate::source::ScanSource;
 
@@ -108,9 +108,13 @@ impl DagRunner {
                 )?))
             }
             ExecType::TypeIndexScan => {
-                return Err(Error::Unsupported(
-                    "index scans are not implemented yet".into(),
-                ))
+                let scan = first
+                    .idx_scan
+                    .as_ref()
+                    .ok_or_else(|| missing("index scan"))?;
+                Box::new(Summarized::new(IndexScanExecutor::new(
+                    source, scan, ranges,
+                )?))
             }
             other => {
                 return Err(Error::InvalidDag(format!(

@@ -1,6 +1,6 @@
 //! The coprocessor: runs the DAGs SQL frontends push down (`coprocessor.Request{tp: 103}`)
-//! through a pipeline of batch executors (table scan, selection, projection, top-N, limit; index
-//! scans and aggregation come next) and answers `tipb.SelectResponse` in TiDB's chunk format. It
+//! through a pipeline of batch executors (table and index scans, selection, projection,
+//! aggregation, top-N, limit) and answers `tipb.SelectResponse` in TiDB's chunk format. It
 //! reads data only through `source::ScanSource` (an MVCC snapshot at `start_ts`) and never sees
 //! Raft.
 //!

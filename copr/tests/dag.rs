@@ -447,3 +447,101 @@ fn group_by_strings_follows_the_collation() {
     let types = [FieldType::new(FieldTypeTp::LongLong)];
     assert_eq!(int_column(&response, &types, 0), [Some(2), Some(1)]);
 }
+
+#[test]
+fn index_scans_recover_handles_and_restored_values() {
+    use basalt_chunk::codec::datum::encode_key;
+    // A non-unique index on (qty) of table 42, index id 2: handle in the key, value "0".
+    let mut pairs = Vec::new();
+    for (id, qty) in [(1i64, 30i64), (2, 10), (3, 20), (4, 10)] {
+        let mut datums = Vec::new();
+        encode_key(&mut datums, &Datum::Int(qty)).unwrap();
+        encode_key(&mut datums, &Datum::Int(id)).unwrap();
+        pairs.push((table::encode_index_key(TABLE, 2, &datums), b"0".to_vec()));
+    }
+    // A unique index on (name) with a ci collation, index id 3: the key holds the sort key,
+    // the value the handle and the restored original.
+    let restored = row_v2::encode_row(&[(3, Some(b"Ab"))]).unwrap();
+    let mut unique_value = vec![8];
+    unique_value.extend_from_slice(&restored);
+    unique_value.extend_from_slice(&9i64.to_be_bytes());
+    let mut datums = Vec::new();
+    encode_key(&mut datums, &Datum::Bytes(b"AB".to_vec())).unwrap();
+    pairs.push((table::encode_index_key(TABLE, 3, &datums), unique_value));
+    pairs.sort();
+    let source = MemorySource { pairs };
+
+    let index_scan = |index_id: i64, columns: Vec<tipb::ColumnInfo>, desc: bool| tipb::Executor {
+        tp: Some(ExecType::TypeIndexScan as i32),
+        idx_scan: Some(tipb::IndexScan {
+            table_id: Some(TABLE),
+            index_id: Some(index_id),
+            columns,
+            desc: Some(desc),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let range = |index_id: i64| {
+        let start = table::index_prefix(TABLE, index_id);
+        let mut end = start.clone();
+        end.push(0xFF);
+        vec![(start, end)]
+    };
+    let columns = vec![
+        column_info(2, FieldTypeTp::LongLong, false),
+        column_info(1, FieldTypeTp::LongLong, true),
+    ];
+    let request = dag(vec![index_scan(2, columns.clone(), false)], vec![0, 1]);
+    let response = DagRunner::build(&request, range(2), source.clone(), 0)
+        .unwrap()
+        .run()
+        .unwrap();
+    let types = [
+        FieldType::new(FieldTypeTp::LongLong),
+        FieldType::new(FieldTypeTp::LongLong),
+    ];
+    assert_eq!(
+        int_column(&response, &types, 0),
+        [Some(10), Some(10), Some(20), Some(30)]
+    );
+    assert_eq!(
+        int_column(&response, &types, 1),
+        [Some(2), Some(4), Some(3), Some(1)]
+    );
+    let request = dag(vec![index_scan(2, columns, true)], vec![1]);
+    let response = DagRunner::build(&request, range(2), source.clone(), 0)
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(
+        int_column(&response, &types[..1], 0),
+        [Some(1), Some(3), Some(4), Some(2)]
+    );
+
+    let mut name = column_info(3, FieldTypeTp::VarString, false);
+    name.collation = Some(-45);
+    let request = dag(
+        vec![index_scan(
+            3,
+            vec![name, column_info(1, FieldTypeTp::LongLong, true)],
+            false,
+        )],
+        vec![0, 1],
+    );
+    let response = DagRunner::build(&request, range(3), source, 0)
+        .unwrap()
+        .run()
+        .unwrap();
+    let mut text = FieldType::new(FieldTypeTp::VarString);
+    text.collate = -45;
+    let columns = decode_chunk(
+        response.chunks[0].rows_data(),
+        &[text, FieldType::new(FieldTypeTp::LongLong)],
+    )
+    .unwrap();
+    let (Column::Bytes(names), Column::Int(handles)) = (&columns[0], &columns[1]) else {
+        panic!("types")
+    };
+    assert_eq!((names.get(0), handles.get(0)), (Some(&b"Ab"[..]), Some(9)));
+}

@@ -6,8 +6,10 @@
 //! - `scan_rows` is a hint for how many rows the leaf should read; it grows from 32 to 1024.
 
 mod aggregation;
+mod index_scan;
 mod limit;
 mod projection;
+mod ranges;
 mod selection;
 mod table_scan;
 mod top_n;
@@ -22,6 +24,7 @@ use basalt_expr::EvalContext;
 use crate::error::Result;
 
 pub use aggregation::AggregationExecutor;
+pub use index_scan::IndexScanExecutor;
 pub use limit::LimitExecutor;
 pub use projection::ProjectionExecutor;
 pub use selection::SelectionExecutor;

@@ -2,8 +2,6 @@
 //! from the key (`pk_handle` columns, or column id -1 for `_tidb_rowid`), the rest from row v2
 //! or old-format values, with each column's default for rows written before it existed.
 
-use std::collections::VecDeque;
-
 use basalt_chunk::codec::datum::{self, Datum};
 use basalt_chunk::codec::table::{self, Handle};
 use basalt_chunk::column::{Column, FixedColumn};
@@ -12,6 +10,7 @@ use basalt_chunk::types::FieldType;
 use basalt_expr::EvalContext;
 use basalt_proto::tipb;
 
+use super::ranges::RangeCursor;
 use super::{Batch, BatchExecutor, BatchResult, ExecSummary};
 use crate::error::{Error, Result};
 use crate::source::ScanSource;
@@ -27,12 +26,10 @@ enum Output {
 /// Scans table rows.
 pub struct TableScanExecutor<S: ScanSource> {
     source: S,
-    ranges: VecDeque<(Vec<u8>, Vec<u8>)>,
-    desc: bool,
+    ranges: RangeCursor,
     schema: Vec<FieldType>,
     outputs: Vec<Output>,
     stored: Vec<ColumnSchema>,
-    scanned_keys: u64,
 }
 
 impl<S: ScanSource> TableScanExecutor<S> {
@@ -67,52 +64,13 @@ impl<S: ScanSource> TableScanExecutor<S> {
             }
             schema.push(field_type);
         }
-        let mut ranges: VecDeque<_> = ranges.into();
-        if scan.desc() {
-            ranges = ranges.into_iter().rev().collect();
-        }
         Ok(TableScanExecutor {
             source,
-            ranges,
-            desc: scan.desc(),
+            ranges: RangeCursor::new(ranges, scan.desc()),
             schema,
             outputs,
             stored,
-            scanned_keys: 0,
         })
-    }
-
-    /// Keys read so far.
-    pub fn scanned_keys(&self) -> u64 {
-        self.scanned_keys
-    }
-
-    fn read(&mut self, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut pairs = Vec::new();
-        while pairs.len() < limit {
-            let Some((lower, upper)) = self.ranges.front_mut() else {
-                break;
-            };
-            let want = limit - pairs.len();
-            let got = self.source.scan(lower, upper, self.desc, want)?;
-            let exhausted = got.len() < want;
-            if let Some((last, _)) = got.last() {
-                // Resume after the last key: just above it going up, at it (exclusive) going down.
-                if self.desc {
-                    *upper = last.clone();
-                } else {
-                    let mut next = last.clone();
-                    next.push(0);
-                    *lower = next;
-                }
-            }
-            pairs.extend(got);
-            if exhausted {
-                self.ranges.pop_front();
-            }
-        }
-        self.scanned_keys += pairs.len() as u64;
-        Ok(pairs)
     }
 }
 
@@ -122,8 +80,8 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
     }
 
     fn next_batch(&mut self, _ctx: &mut EvalContext, scan_rows: usize) -> Result<BatchResult> {
-        let pairs = self.read(scan_rows.max(1))?;
-        let drained = self.ranges.is_empty();
+        let pairs = self.ranges.read(&mut self.source, scan_rows.max(1))?;
+        let drained = self.ranges.is_drained();
         let mut handles = FixedColumn::with_capacity(pairs.len());
         let mut rows = RawRows::default();
         for (key, value) in &pairs {
