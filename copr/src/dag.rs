@@ -14,11 +14,15 @@ use basalt_expr::{EvalContext, RpnExpression};
 use basalt_proto::tipb::{self, EncodeType, ExecType};
 
 use crate::error::{Error, Result};
+use crate::executors::PageProgress;
 use crate::executors::{
     datum_at, AggregationExecutor, BatchExecutor, ExecSummary, IndexScanExecutor, LimitExecutor,
     OrderBy, ProjectionExecutor, SelectionExecutor, Summarized, TableScanExecutor, TopNExecutor,
 };
 use crate::source::ScanSource;
+
+/// The key range a page covered, `[start, end)`.
+pub type CoveredRange = (Vec<u8>, Vec<u8>);
 
 /// First batch size.
 pub const INITIAL_BATCH_ROWS: usize = 32;
@@ -36,6 +40,7 @@ pub struct DagRunner {
     collect_summaries: bool,
     ctx: EvalContext,
     deadline: Option<(Instant, u64)>,
+    page: PageProgress,
 }
 
 /// The executors of a DAG, leaf first, from either form.
@@ -88,6 +93,20 @@ impl DagRunner {
         source: S,
         max_execution_ms: u64,
     ) -> Result<DagRunner> {
+        Self::build_paged(dag, ranges, source, max_execution_ms, 0)
+    }
+
+    /// Like `build`, reading at most `paging_size` rows (0: all) from the scan; `run_paged`
+    /// then tells where the page ended.
+    pub fn build_paged<S: ScanSource + 'static>(
+        dag: &tipb::DagRequest,
+        ranges: Vec<(Vec<u8>, Vec<u8>)>,
+        source: S,
+        max_execution_ms: u64,
+        paging_size: u64,
+    ) -> Result<DagRunner> {
+        let page = PageProgress::default();
+        let paging = (paging_size > 0).then(|| (paging_size, page.clone()));
         let executors = leaf_first(dag)?;
         if executors.len() > MAX_EXECUTORS {
             return Err(Error::InvalidDag(format!(
@@ -104,7 +123,7 @@ impl DagRunner {
                     .as_ref()
                     .ok_or_else(|| missing("table scan"))?;
                 Box::new(Summarized::new(TableScanExecutor::new(
-                    source, scan, ranges,
+                    source, scan, ranges, paging,
                 )?))
             }
             ExecType::TypeIndexScan => {
@@ -113,7 +132,7 @@ impl DagRunner {
                     .as_ref()
                     .ok_or_else(|| missing("index scan"))?;
                 Box::new(Summarized::new(IndexScanExecutor::new(
-                    source, scan, ranges,
+                    source, scan, ranges, paging,
                 )?))
             }
             other => {
@@ -225,11 +244,18 @@ impl DagRunner {
             collect_summaries: dag.collect_execution_summaries(),
             ctx,
             deadline: (max_execution_ms > 0).then(|| (Instant::now(), max_execution_ms)),
+            page,
         })
     }
 
     /// Runs to the end and returns the response.
-    pub fn run(mut self) -> Result<tipb::SelectResponse> {
+    pub fn run(self) -> Result<tipb::SelectResponse> {
+        Ok(self.run_paged()?.0)
+    }
+
+    /// Runs to the end of the page; also returns the key range the page covered when the scan
+    /// stopped early (None when everything was read).
+    pub fn run_paged(mut self) -> Result<(tipb::SelectResponse, Option<CoveredRange>)> {
         let mut response = tipb::SelectResponse {
             encode_type: Some(self.encode_type as i32),
             ..Default::default()
@@ -304,6 +330,7 @@ impl DagRunner {
                 })
                 .collect();
         }
-        Ok(response)
+        let covered = self.page.lock().ok().and_then(|mut slot| slot.take());
+        Ok((response, covered))
     }
 }

@@ -545,3 +545,36 @@ fn index_scans_recover_handles_and_restored_values() {
     };
     assert_eq!((names.get(0), handles.get(0)), (Some(&b"Ab"[..]), Some(9)));
 }
+
+#[test]
+fn paging_stops_after_the_page_and_says_where() {
+    let request = dag(vec![scan_executor()], vec![0]);
+    let types = [FieldType::new(FieldTypeTp::LongLong)];
+    let (start, end) = table::record_range(TABLE);
+    let mut lower = start.clone();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let runner = DagRunner::build_paged(
+            &request,
+            vec![(lower.clone(), end.clone())],
+            source(&rows()),
+            0,
+            30,
+        )
+        .unwrap();
+        let (response, covered) = runner.run_paged().unwrap();
+        seen.extend(int_column(&response, &types, 0));
+        pages += 1;
+        match covered {
+            Some((from, to)) => {
+                assert_eq!(from, lower);
+                lower = to;
+            }
+            None => break,
+        }
+    }
+    // 100 rows in pages of 30: four pages, every row once, in order.
+    assert_eq!(pages, 4);
+    assert_eq!(seen, (1..=100).map(Some).collect::<Vec<_>>());
+}

@@ -12,7 +12,7 @@ use basalt_chunk::types::FieldType;
 use basalt_expr::EvalContext;
 use basalt_proto::tipb;
 
-use super::ranges::RangeCursor;
+use super::ranges::{PageProgress, RangeCursor};
 use super::table_scan::EXTRA_HANDLE_ID;
 use super::{Batch, BatchExecutor, BatchResult, ExecSummary};
 use crate::error::{Error, Result};
@@ -30,7 +30,12 @@ pub struct IndexScanExecutor<S: ScanSource> {
 
 impl<S: ScanSource> IndexScanExecutor<S> {
     /// A scan of `ranges` (index keys) as described by `scan`.
-    pub fn new(source: S, scan: &tipb::IndexScan, ranges: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Self> {
+    pub fn new(
+        source: S,
+        scan: &tipb::IndexScan,
+        ranges: Vec<(Vec<u8>, Vec<u8>)>,
+        paging: Option<(u64, PageProgress)>,
+    ) -> Result<Self> {
         if !scan.primary_column_ids.is_empty() {
             return Err(Error::Unsupported(
                 "index scans of clustered common-handle tables".into(),
@@ -52,7 +57,12 @@ impl<S: ScanSource> IndexScanExecutor<S> {
         }
         Ok(IndexScanExecutor {
             source,
-            ranges: RangeCursor::new(ranges, scan.desc()),
+            ranges: match paging {
+                Some((rows, progress)) => {
+                    RangeCursor::new(ranges, scan.desc()).with_paging(rows, progress)
+                }
+                None => RangeCursor::new(ranges, scan.desc()),
+            },
             schema,
             column_ids,
             with_handle,

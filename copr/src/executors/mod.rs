@@ -27,6 +27,7 @@ pub use aggregation::AggregationExecutor;
 pub use index_scan::IndexScanExecutor;
 pub use limit::LimitExecutor;
 pub use projection::ProjectionExecutor;
+pub use ranges::PageProgress;
 pub use selection::SelectionExecutor;
 pub use table_scan::TableScanExecutor;
 pub use top_n::OrderBy;

@@ -2,14 +2,24 @@
 //! resuming each range after the last key returned.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
 use crate::source::ScanSource;
+
+/// Where a paged scan stopped: the part of the key space it covered, `[start, end)`, so the
+/// client can resume after it (`coprocessor.Response.range`). `None` while the scan finished.
+pub type PageProgress = Arc<Mutex<Option<(Vec<u8>, Vec<u8>)>>>;
 
 /// The ranges a scan still has to read.
 pub struct RangeCursor {
     ranges: VecDeque<(Vec<u8>, Vec<u8>)>,
     desc: bool,
+    /// Rows this page may still read (None: unlimited).
+    budget: Option<usize>,
+    /// The outer bound of the first range read (its start going up, its end going down).
+    origin: Vec<u8>,
+    progress: Option<PageProgress>,
 }
 
 impl RangeCursor {
@@ -19,12 +29,46 @@ impl RangeCursor {
         if desc {
             ranges = ranges.into_iter().rev().collect();
         }
-        RangeCursor { ranges, desc }
+        let origin = match ranges.front() {
+            Some((start, _)) if !desc => start.clone(),
+            Some((_, end)) => end.clone(),
+            None => Vec::new(),
+        };
+        RangeCursor {
+            ranges,
+            desc,
+            budget: None,
+            origin,
+            progress: None,
+        }
     }
 
-    /// Whether every range has been read.
+    /// Stops after `rows` rows (0: no paging) and reports where in `progress`.
+    pub fn with_paging(mut self, rows: u64, progress: PageProgress) -> Self {
+        if rows > 0 {
+            self.budget = Some(usize::try_from(rows).unwrap_or(usize::MAX));
+            self.progress = Some(progress);
+        }
+        self
+    }
+
+    /// Whether every range has been read, or the page is full.
     pub fn is_drained(&self) -> bool {
-        self.ranges.is_empty()
+        self.ranges.is_empty() || self.budget == Some(0)
+    }
+
+    fn record_page_end(&self) {
+        let (Some(progress), Some((lower, upper))) = (&self.progress, self.ranges.front()) else {
+            return;
+        };
+        let covered = if self.desc {
+            (upper.clone(), self.origin.clone())
+        } else {
+            (self.origin.clone(), lower.clone())
+        };
+        if let Ok(mut slot) = progress.lock() {
+            *slot = Some(covered);
+        }
     }
 
     /// Up to `limit` pairs from `source`.
@@ -33,6 +77,7 @@ impl RangeCursor {
         source: &mut S,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let limit = self.budget.map_or(limit, |budget| limit.min(budget));
         let mut pairs = Vec::new();
         while pairs.len() < limit {
             let Some((lower, upper)) = self.ranges.front_mut() else {
@@ -54,6 +99,12 @@ impl RangeCursor {
             pairs.extend(got);
             if exhausted {
                 self.ranges.pop_front();
+            }
+        }
+        if let Some(budget) = self.budget.as_mut() {
+            *budget = budget.saturating_sub(pairs.len());
+            if *budget == 0 && !self.ranges.is_empty() {
+                self.record_page_end();
             }
         }
         Ok(pairs)

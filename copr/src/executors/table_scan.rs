@@ -10,7 +10,7 @@ use basalt_chunk::types::FieldType;
 use basalt_expr::EvalContext;
 use basalt_proto::tipb;
 
-use super::ranges::RangeCursor;
+use super::ranges::{PageProgress, RangeCursor};
 use super::{Batch, BatchExecutor, BatchResult, ExecSummary};
 use crate::error::{Error, Result};
 use crate::source::ScanSource;
@@ -34,7 +34,12 @@ pub struct TableScanExecutor<S: ScanSource> {
 
 impl<S: ScanSource> TableScanExecutor<S> {
     /// A scan of `ranges` (user keys) as described by `scan`.
-    pub fn new(source: S, scan: &tipb::TableScan, ranges: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Self> {
+    pub fn new(
+        source: S,
+        scan: &tipb::TableScan,
+        ranges: Vec<(Vec<u8>, Vec<u8>)>,
+        paging: Option<(u64, PageProgress)>,
+    ) -> Result<Self> {
         if !scan.primary_column_ids.is_empty() {
             return Err(Error::Unsupported(
                 "table scans of clustered common-handle tables".into(),
@@ -66,7 +71,12 @@ impl<S: ScanSource> TableScanExecutor<S> {
         }
         Ok(TableScanExecutor {
             source,
-            ranges: RangeCursor::new(ranges, scan.desc()),
+            ranges: match paging {
+                Some((rows, progress)) => {
+                    RangeCursor::new(ranges, scan.desc()).with_paging(rows, progress)
+                }
+                None => RangeCursor::new(ranges, scan.desc()),
+            },
             schema,
             outputs,
             stored,

@@ -83,13 +83,16 @@ impl<E: Engine> KvHandlers<E> {
             ctx.resolved_locks.clone(),
             ctx.read_committed,
         );
+        let paging_size = request.paging_size;
         let outcome = tokio::task::spawn_blocking(move || {
-            DagRunner::build(&dag, ranges, source, max_execution_ms)?.run()
+            DagRunner::build_paged(&dag, ranges, source, max_execution_ms, paging_size)?.run_paged()
         })
         .await;
         match outcome {
-            Ok(Ok(select)) => {
+            Ok(Ok((select, covered))) => {
                 response.data = select.encode_to_vec();
+                // With paging, the range the page covered; the client resumes after it.
+                response.range = covered.map(|(start, end)| coprocessor::KeyRange { start, end });
                 "ok"
             }
             Ok(Err(basalt_copr::Error::Storage(err))) => storage_error(response, err),
