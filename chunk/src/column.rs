@@ -39,6 +39,41 @@ impl Default for Validity {
 }
 
 impl Validity {
+    /// `len` rows, all present.
+    pub fn all_valid(len: usize) -> Validity {
+        let mut bits = BooleanBufferBuilder::new(len);
+        bits.append_n(len, true);
+        Validity {
+            bits,
+            null_count: 0,
+        }
+    }
+
+    /// The rows present in both `self` and `other` (which must have the same length), combined
+    /// a byte (eight rows) at a time.
+    pub fn and(&self, other: &Validity) -> Validity {
+        let len = self.len().min(other.len());
+        if self.null_count == 0 && other.len() == len {
+            return other.clone();
+        }
+        if other.null_count == 0 && self.len() == len {
+            return self.clone();
+        }
+        let anded: Vec<u8> = self
+            .as_bytes()
+            .iter()
+            .zip(other.as_bytes())
+            .map(|(a, b)| a & b)
+            .collect();
+        let mut bits = BooleanBufferBuilder::new(len);
+        bits.append_packed_range(0..len, &anded);
+        let valid = (0..len).filter(|&i| bits.get_bit(i)).count();
+        Validity {
+            bits,
+            null_count: len - valid,
+        }
+    }
+
     /// An empty bitmap with room for `capacity` rows.
     pub fn with_capacity(capacity: usize) -> Validity {
         Validity {
@@ -155,6 +190,21 @@ impl<T: FixedValue> FixedColumn<T> {
     pub fn push(&mut self, value: Option<T>) {
         self.validity.push(value.is_some());
         self.values.push(value.unwrap_or_default());
+    }
+
+    /// A column of `values` with `validity` (of the same length).
+    pub fn from_parts(values: Vec<T>, validity: Validity) -> Result<Self> {
+        if values.len() != validity.len() {
+            return Err(Error::corrupted(
+                "column",
+                format!(
+                    "{} values with a {}-row bitmap",
+                    values.len(),
+                    validity.len()
+                ),
+            ));
+        }
+        Ok(FixedColumn { values, validity })
     }
 
     /// The value of row `index` (`None`: NULL or out of range).

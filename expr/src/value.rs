@@ -3,7 +3,7 @@
 //! arguments through typed views chosen once per call, then loop over plain values.
 
 use basalt_chunk::codec::datum::Datum;
-use basalt_chunk::column::{BytesColumn, Column, FixedColumn, FixedValue};
+use basalt_chunk::column::{BytesColumn, Column, FixedColumn, FixedValue, Validity};
 use basalt_chunk::{DateTime, Decimal, Duration};
 
 use crate::error::{Error, Result};
@@ -42,6 +42,39 @@ impl<T: FixedValue> FixedView<'_, T> {
     pub fn is_null_const(&self) -> bool {
         matches!(self, FixedView::Const(None))
     }
+
+    /// The values and validity when the view is a column read in order.
+    pub fn dense(&self) -> Option<(&[T], &Validity)> {
+        match self {
+            FixedView::Column(column, None) => Some((column.values(), column.validity())),
+            _ => None,
+        }
+    }
+}
+
+/// Applies an infallible `f` to two fixed-width arguments over `rows` rows with plain loops:
+/// when both are columns read in order (validity combined a byte at a time) or one is a
+/// non-NULL constant. `None` when no fast path applies; the caller then goes row by row.
+pub fn map2_dense<A: FixedValue, B: FixedValue, R: FixedValue>(
+    a: &FixedView<'_, A>,
+    b: &FixedView<'_, B>,
+    rows: usize,
+    f: impl Fn(A, B) -> R,
+) -> Option<Result<FixedColumn<R>>> {
+    let (values, validity) = match (a.dense(), b.dense(), a, b) {
+        (Some((xs, xv)), Some((ys, yv)), _, _) if xs.len() == rows && ys.len() == rows => {
+            let values: Vec<R> = xs.iter().zip(ys).map(|(&x, &y)| f(x, y)).collect();
+            (values, xv.and(yv))
+        }
+        (Some((xs, xv)), None, _, FixedView::Const(Some(y))) if xs.len() == rows => {
+            (xs.iter().map(|&x| f(x, *y)).collect(), xv.clone())
+        }
+        (None, Some((ys, yv)), FixedView::Const(Some(x)), _) if ys.len() == rows => {
+            (ys.iter().map(|&y| f(*x, y)).collect(), yv.clone())
+        }
+        _ => return None,
+    };
+    Some(FixedColumn::from_parts(values, validity).map_err(Error::from))
 }
 
 /// A typed view of a byte-string argument.
@@ -64,6 +97,11 @@ impl<'a> BytesView<'a> {
     }
 }
 
+/// Whether `rows` is `0..len` (every physical row, in order), so a column can be read directly.
+fn is_identity(rows: &[usize], len: usize) -> bool {
+    rows.len() == len && rows.iter().enumerate().all(|(i, &row)| i == row)
+}
+
 fn mismatch(what: &str, got: &dyn std::fmt::Debug) -> Error {
     Error::InvalidExpr(format!("expected a {what} argument, got {got:?}"))
 }
@@ -78,7 +116,7 @@ macro_rules! fixed_view {
                     FixedView::Const(Some($from.ok_or_else(|| mismatch($what, $d))?))
                 }
                 StackValue::Input(Column::$variant(column), rows) => {
-                    FixedView::Column(column, Some(rows))
+                    FixedView::Column(column, (!is_identity(rows, column.len())).then_some(*rows))
                 }
                 StackValue::Owned(Column::$variant(column)) => FixedView::Column(column, None),
                 other => return Err(mismatch($what, other)),

@@ -8,7 +8,7 @@ use basalt_proto::tipb::ScalarFuncSig as Sig;
 use super::{def, Arity, FnDef, FnMeta};
 use crate::context::EvalContext;
 use crate::error::{Error, Result};
-use crate::value::{collect_decimal, collect_int, collect_real, StackValue};
+use crate::value::{collect_decimal, collect_int, collect_real, map2_dense, StackValue};
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
@@ -53,6 +53,14 @@ fn int_op(
     let (au, bu) = (meta.arg_unsigned(0), meta.arg_unsigned(1));
     let unsigned = au || bu || meta.field_type.is_unsigned();
     let (a, b) = (args[0].int()?, args[1].int()?);
+    // Fast path for signed +, -, *: wrapping arithmetic in plain loops; an overflow anywhere
+    // (NULL rows included, to stay conservative) sends the batch down the row-by-row path,
+    // which reports it.
+    if !unsigned {
+        if let Some(column) = signed_fast(op, &a, &b, rows) {
+            return Ok(Column::Int(column?));
+        }
+    }
     collect_int(rows, |i| {
         let (Some(x), Some(y)) = (a.get(i), b.get(i)) else {
             return Ok(None);
@@ -91,6 +99,32 @@ fn int_op(
     })
 }
 
+fn signed_fast(
+    op: Op,
+    a: &crate::value::FixedView<'_, i64>,
+    b: &crate::value::FixedView<'_, i64>,
+    rows: usize,
+) -> Option<Result<basalt_chunk::column::FixedColumn<i64>>> {
+    let f: fn(i64, i64) -> (i64, bool) = match op {
+        Op::Plus => i64::overflowing_add,
+        Op::Minus => i64::overflowing_sub,
+        Op::Multiply => i64::overflowing_mul,
+        _ => return None,
+    };
+    let overflowed = std::cell::Cell::new(false);
+    let column = map2_dense(a, b, rows, |x, y| {
+        let (value, over) = f(x, y);
+        if over {
+            overflowed.set(true);
+        }
+        value
+    })?;
+    if overflowed.get() {
+        return None;
+    }
+    Some(column)
+}
+
 fn unreachable_divide() -> Result<i128> {
     Err(Error::InvalidExpr(
         "integer '/' is evaluated as DECIMAL or REAL".into(),
@@ -99,6 +133,26 @@ fn unreachable_divide() -> Result<i128> {
 
 fn real_op(ctx: &mut EvalContext, op: Op, args: &[StackValue<'_>], rows: usize) -> Result<Column> {
     let (a, b) = (args[0].real()?, args[1].real()?);
+    // Fast path: plain loops; any non-finite result (overflow, or x/0 and x%0 which give inf or
+    // NaN) sends the batch down the row-by-row path, which reports it.
+    let fast = match op {
+        Op::Plus => map2_dense(&a, &b, rows, |x: f64, y: f64| x + y),
+        Op::Minus => map2_dense(&a, &b, rows, |x: f64, y: f64| x - y),
+        Op::Multiply => map2_dense(&a, &b, rows, |x: f64, y: f64| x * y),
+        Op::Divide => map2_dense(&a, &b, rows, |x: f64, y: f64| x / y),
+        _ => None,
+    };
+    if let Some(column) = fast {
+        let column = column?;
+        let finite = column
+            .values()
+            .iter()
+            .enumerate()
+            .all(|(i, v)| v.is_finite() || !column.validity().is_valid(i));
+        if finite {
+            return Ok(Column::Real(column));
+        }
+    }
     collect_real(rows, |i| {
         let (Some(x), Some(y)) = (a.get(i), b.get(i)) else {
             return Ok(None);

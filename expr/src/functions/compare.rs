@@ -9,7 +9,7 @@ use basalt_proto::tipb::ScalarFuncSig as Sig;
 use super::{def, Arity, FnDef, FnMeta};
 use crate::context::EvalContext;
 use crate::error::Result;
-use crate::value::{collect_int, FixedView, StackValue};
+use crate::value::{collect_int, map2_dense, FixedView, StackValue};
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
@@ -83,6 +83,12 @@ fn fixed<T: FixedValue>(
     rows: usize,
     cmp: impl Fn(T, T) -> Ordering,
 ) -> Result<Column> {
+    // `<=>` is never NULL, so it cannot take the validity-AND fast path.
+    if !matches!(op, Op::NullEq) {
+        if let Some(column) = map2_dense(&a, &b, rows, |x, y| i64::from(op.holds(cmp(x, y)))) {
+            return Ok(Column::Int(column?));
+        }
+    }
     collect_int(rows, |i| op.apply(a.get(i), b.get(i), |x, y| Ok(cmp(x, y))))
 }
 
