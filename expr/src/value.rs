@@ -102,6 +102,26 @@ fn is_identity(rows: &[usize], len: usize) -> bool {
     rows.len() == len && rows.iter().enumerate().all(|(i, &row)| i == row)
 }
 
+/// A typed view of a JSON argument: each row's chunk element (type code + binary value).
+pub enum JsonView<'a> {
+    /// A constant (`None`: NULL).
+    Const(Option<Vec<u8>>),
+    /// A column and the row mapping (`None`: identity).
+    Column(&'a BytesColumn, Option<&'a [usize]>),
+}
+
+impl JsonView<'_> {
+    /// The value of evaluation row `i` (`None`: NULL).
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        match self {
+            JsonView::Const(value) => value.as_deref(),
+            JsonView::Column(column, None) => column.get(i),
+            JsonView::Column(column, Some(rows)) => column.get(rows[i]),
+        }
+    }
+}
+
 fn mismatch(what: &str, got: &dyn std::fmt::Debug) -> Error {
     Error::InvalidExpr(format!("expected a {what} argument, got {got:?}"))
 }
@@ -147,6 +167,17 @@ impl StackValue<'_> {
         Datum::Duration(v) => Some(*v),
         _ => None,
     });
+
+    /// A JSON view of the argument.
+    pub fn json(&self) -> Result<JsonView<'_>> {
+        Ok(match self {
+            StackValue::Const(Datum::Null) => JsonView::Const(None),
+            StackValue::Const(Datum::Json(json)) => JsonView::Const(Some(json.to_bytes())),
+            StackValue::Input(Column::Json(column), rows) => JsonView::Column(column, Some(rows)),
+            StackValue::Owned(Column::Json(column)) => JsonView::Column(column, None),
+            other => return Err(mismatch("json", other)),
+        })
+    }
 
     /// A byte-string view of the argument.
     pub fn bytes(&self) -> Result<BytesView<'_>> {

@@ -20,8 +20,7 @@ use super::{def, Arity, EvalFn, FnDef, FnMeta};
 use crate::context::{flag, EvalContext};
 use crate::error::{Error, Result};
 use crate::value::{collect_decimal as c_dec, collect_int as c_int, collect_real as c_real};
-use crate::value::{BytesView, FixedView, StackValue};
-use basalt_chunk::codec::datum::Datum;
+use crate::value::{BytesView, FixedView, JsonView, StackValue};
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 /// `838:59:59` as the number `HHMMSS` (TiDB `TimeMaxValue`).
@@ -99,36 +98,6 @@ fn note(ctx: &mut EvalContext, message: &str) {
     )));
 }
 
-/// A typed view of a JSON argument: the binary form (type code + value) of each row.
-enum JsonView<'a> {
-    Const(Option<Vec<u8>>),
-    Column(&'a BytesColumn, Option<&'a [usize]>),
-}
-
-impl JsonView<'_> {
-    fn get(&self, i: usize) -> Option<&[u8]> {
-        match self {
-            JsonView::Const(value) => value.as_deref(),
-            JsonView::Column(column, None) => column.get(i),
-            JsonView::Column(column, Some(rows)) => column.get(rows[i]),
-        }
-    }
-}
-
-fn v_json<'a>(arg: &'a StackValue<'_>) -> Result<JsonView<'a>> {
-    Ok(match arg {
-        StackValue::Const(Datum::Null) => JsonView::Const(None),
-        StackValue::Const(Datum::Json(json)) => JsonView::Const(Some(json.to_bytes())),
-        StackValue::Input(Column::Json(column), rows) => JsonView::Column(column, Some(rows)),
-        StackValue::Owned(Column::Json(column)) => JsonView::Column(column, None),
-        other => {
-            return Err(Error::InvalidExpr(format!(
-                "expected a json argument, got {other:?}"
-            )))
-        }
-    })
-}
-
 macro_rules! views {
     ($($name:ident: $method:ident -> $view:ty),*) => {
         $(fn $name<'a>(arg: &'a StackValue<'_>) -> Result<$view> {
@@ -138,7 +107,8 @@ macro_rules! views {
 }
 views!(v_int: int -> FixedView<'a, i64>, v_real: real -> FixedView<'a, f64>,
     v_dec: decimal -> FixedView<'a, Decimal>, v_time: time -> FixedView<'a, DateTime>,
-    v_dur: duration -> FixedView<'a, Duration>, v_str: bytes -> BytesView<'a>);
+    v_dur: duration -> FixedView<'a, Duration>, v_str: bytes -> BytesView<'a>,
+    v_json: json -> JsonView<'a>);
 
 /// Builds a string (or, with `wrap`, JSON) column; `f(i, buf)` writes row `i` into the
 /// cleared `buf` and says whether it is non-NULL.

@@ -30,8 +30,8 @@ use basalt_proto::tipb::ScalarFuncSig as Sig;
 
 use super::{def, Arity, FnDef, FnMeta};
 use crate::context::EvalContext;
-use crate::error::{Error, Result};
-use crate::value::{collect_int, BytesView, FixedView, StackValue};
+use crate::error::Result;
+use crate::value::{collect_int, BytesView, FixedView, JsonView, StackValue};
 
 // ---------------------------------------------------------------------------------------------
 // Argument views and result builders per evaluation type.
@@ -131,39 +131,6 @@ impl Family for Str {
     }
 }
 
-/// A view of a JSON argument, as chunk elements (type code + value bytes).
-enum JsonView<'a> {
-    /// A constant, already in element form (`None`: NULL).
-    Const(Option<Vec<u8>>),
-    /// A column and the row mapping (`None`: identity).
-    Column(&'a BytesColumn, Option<&'a [usize]>),
-}
-
-impl JsonView<'_> {
-    #[inline]
-    fn get(&self, i: usize) -> Option<&[u8]> {
-        match self {
-            JsonView::Const(value) => value.as_deref(),
-            JsonView::Column(column, None) => column.get(i),
-            JsonView::Column(column, Some(rows)) => column.get(rows[i]),
-        }
-    }
-}
-
-fn json_view<'a>(arg: &'a StackValue<'_>) -> Result<JsonView<'a>> {
-    Ok(match arg {
-        StackValue::Const(Datum::Null) => JsonView::Const(None),
-        StackValue::Const(Datum::Json(json)) => JsonView::Const(Some(json.to_bytes())),
-        StackValue::Input(Column::Json(column), rows) => JsonView::Column(column, Some(rows)),
-        StackValue::Owned(Column::Json(column)) => JsonView::Column(column, None),
-        other => {
-            return Err(Error::InvalidExpr(format!(
-                "expected a json argument, got {other:?}"
-            )))
-        }
-    })
-}
-
 /// JSON documents (`Column::Json`), copied as element bytes.
 struct JsonFamily;
 
@@ -173,7 +140,7 @@ impl Family for JsonFamily {
     type Out = BytesColumn;
 
     fn view<'a>(arg: &'a StackValue<'_>) -> Result<JsonView<'a>> {
-        json_view(arg)
+        arg.json()
     }
     #[inline]
     fn get<'v>(view: &'v JsonView<'_>, i: usize) -> Option<&'v [u8]> {
@@ -450,7 +417,7 @@ fn in_json(
     rows: usize,
     _: &FnMeta,
 ) -> Result<Column> {
-    let probe = json_view(&args[0])?;
+    let probe = &args[0].json()?;
     let mut constants = Vec::new();
     let mut const_null = false;
     let mut columns = Vec::new();
@@ -458,7 +425,7 @@ fn in_json(
         match arg {
             StackValue::Const(Datum::Null) => const_null = true,
             StackValue::Const(Datum::Json(json)) => constants.push(json.clone()),
-            other => columns.push(json_view(other)?),
+            other => columns.push(other.json()?),
         }
     }
     collect_int(rows, |i| {
