@@ -578,3 +578,61 @@ fn paging_stops_after_the_page_and_says_where() {
     assert_eq!(pages, 4);
     assert_eq!(seen, (1..=100).map(Some).collect::<Vec<_>>());
 }
+
+#[test]
+fn clustered_common_handle_tables() {
+    use basalt_chunk::codec::datum::encode_key;
+    // PRIMARY KEY (code VARCHAR, seq BIGINT) clustered; `qty` in the row value. Row 2 keeps its
+    // `code` in the value as well (as TiDB does when the key cannot restore it).
+    let mut pairs = Vec::new();
+    for (code, seq, qty, code_in_value) in [("a", 1i64, 10i64, false), ("b", 2, 20, true)] {
+        let mut handle = Vec::new();
+        encode_key(&mut handle, &Datum::Bytes(code.as_bytes().to_vec())).unwrap();
+        encode_key(&mut handle, &Datum::Int(seq)).unwrap();
+        let key = table::encode_row_key(TABLE, &Handle::Common(handle));
+        let qty_bytes = to_row_v2(&Datum::Int(qty)).unwrap().unwrap();
+        let upper = code.to_uppercase();
+        let mut columns: Vec<(i64, Option<&[u8]>)> = vec![(3, Some(&qty_bytes))];
+        if code_in_value {
+            columns.push((1, Some(upper.as_bytes())));
+        }
+        pairs.push((key, row_v2::encode_row(&columns).unwrap()));
+    }
+    pairs.sort();
+    let scan = tipb::Executor {
+        tp: Some(ExecType::TypeTableScan as i32),
+        tbl_scan: Some(tipb::TableScan {
+            table_id: Some(TABLE),
+            columns: vec![
+                column_info(1, FieldTypeTp::VarString, false),
+                column_info(2, FieldTypeTp::LongLong, false),
+                column_info(3, FieldTypeTp::LongLong, false),
+            ],
+            primary_column_ids: vec![1, 2],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let request = dag(vec![scan], vec![0, 1, 2]);
+    let response = run(&request, MemorySource { pairs }).unwrap();
+    let types = [
+        FieldType::new(FieldTypeTp::VarString),
+        FieldType::new(FieldTypeTp::LongLong),
+        FieldType::new(FieldTypeTp::LongLong),
+    ];
+    let columns = decode_chunk(response.chunks[0].rows_data(), &types).unwrap();
+    let (Column::Bytes(codes), Column::Int(seqs), Column::Int(qtys)) =
+        (&columns[0], &columns[1], &columns[2])
+    else {
+        panic!("types")
+    };
+    assert_eq!(
+        (codes.get(0), seqs.get(0), qtys.get(0)),
+        (Some(&b"a"[..]), Some(1), Some(10))
+    );
+    // The value's copy wins over the key's.
+    assert_eq!(
+        (codes.get(1), seqs.get(1), qtys.get(1)),
+        (Some(&b"B"[..]), Some(2), Some(20))
+    );
+}

@@ -1,8 +1,11 @@
 //! TableScan: reads rows of a table's key ranges and decodes the asked columns: the int handle
 //! from the key (`pk_handle` columns, or column id -1 for `_tidb_rowid`), the rest from row v2
 //! or old-format values, with each column's default for rows written before it existed.
+//! Clustered tables with a common handle (`primary_column_ids`) take their primary-key columns
+//! from the key's datums where the row value does not hold them.
 
 use basalt_chunk::codec::datum::{self, Datum};
+use basalt_chunk::codec::row_v2::{self, ColumnValue, RowSlice};
 use basalt_chunk::codec::table::{self, Handle};
 use basalt_chunk::column::{Column, FixedColumn};
 use basalt_chunk::lazy::{decode_columns, ColumnSchema, RawRows};
@@ -30,6 +33,8 @@ pub struct TableScanExecutor<S: ScanSource> {
     schema: Vec<FieldType>,
     outputs: Vec<Output>,
     stored: Vec<ColumnSchema>,
+    /// For clustered tables with a common handle: the primary key's column ids, in key order.
+    primary_column_ids: Vec<i64>,
 }
 
 impl<S: ScanSource> TableScanExecutor<S> {
@@ -40,11 +45,6 @@ impl<S: ScanSource> TableScanExecutor<S> {
         ranges: Vec<(Vec<u8>, Vec<u8>)>,
         paging: Option<(u64, PageProgress)>,
     ) -> Result<Self> {
-        if !scan.primary_column_ids.is_empty() {
-            return Err(Error::Unsupported(
-                "table scans of clustered common-handle tables".into(),
-            ));
-        }
         let mut schema = Vec::with_capacity(scan.columns.len());
         let mut outputs = Vec::with_capacity(scan.columns.len());
         let mut stored = Vec::new();
@@ -80,7 +80,67 @@ impl<S: ScanSource> TableScanExecutor<S> {
             schema,
             outputs,
             stored,
+            primary_column_ids: scan.primary_column_ids.clone(),
         })
+    }
+}
+
+impl<S: ScanSource> TableScanExecutor<S> {
+    /// Rows of a clustered table with a common handle: primary-key columns come from the row
+    /// value when it holds them (TiDB stores them there when the key alone cannot restore
+    /// them, e.g. under a case-insensitive collation) and otherwise from the key's datums.
+    fn decode_clustered(&self, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<Column>> {
+        let mut columns = self
+            .schema
+            .iter()
+            .map(|ft| Ok(Column::new(ft, pairs.len())?))
+            .collect::<Result<Vec<_>>>()?;
+        for (key, value) in pairs {
+            let (_, handle) = table::decode_row_key(key, true)?;
+            let Handle::Common(handle) = handle else {
+                return Err(Error::InvalidDag(
+                    "clustered row key without a common handle".into(),
+                ));
+            };
+            let key_datums = datum::decode_all(&handle)?;
+            if !row_v2::is_row_v2(value) {
+                return Err(Error::Unsupported(
+                    "old-format rows in a clustered table".into(),
+                ));
+            }
+            let row = RowSlice::parse(value)?;
+            for (output, column) in self.outputs.iter().zip(columns.iter_mut()) {
+                let Output::Stored(index) = output else {
+                    return Err(Error::InvalidDag(
+                        "a clustered table has no int handle column".into(),
+                    ));
+                };
+                let schema = &self.stored[*index];
+                let datum = match row.search(schema.column_id) {
+                    Some(ColumnValue::Value(bytes)) => {
+                        datum::from_row_v2(bytes, &schema.field_type)?
+                    }
+                    Some(ColumnValue::Null) => Datum::Null,
+                    None => match self
+                        .primary_column_ids
+                        .iter()
+                        .position(|id| *id == schema.column_id)
+                    {
+                        Some(at) => {
+                            let raw = key_datums.get(at).cloned().ok_or_else(|| {
+                                Error::InvalidDag(format!(
+                                    "common handle lacks primary key column {at}"
+                                ))
+                            })?;
+                            datum::typed(raw, &schema.field_type)?
+                        }
+                        None => schema.default.clone(),
+                    },
+                };
+                column.push_datum(&datum, &schema.field_type)?;
+            }
+        }
+        Ok(columns)
     }
 }
 
@@ -92,6 +152,16 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
     fn next_batch(&mut self, _ctx: &mut EvalContext, scan_rows: usize) -> Result<BatchResult> {
         let pairs = self.ranges.read(&mut self.source, scan_rows.max(1))?;
         let drained = self.ranges.is_drained();
+        if !self.primary_column_ids.is_empty() {
+            let columns = self.decode_clustered(&pairs)?;
+            return Ok(BatchResult {
+                batch: Batch {
+                    logical_rows: (0..pairs.len()).collect(),
+                    columns,
+                },
+                drained,
+            });
+        }
         let mut handles = FixedColumn::with_capacity(pairs.len());
         let mut rows = RawRows::default();
         for (key, value) in &pairs {
