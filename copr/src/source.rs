@@ -84,16 +84,21 @@ impl ScanSource for MemorySource {
         desc: bool,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let inside = |key: &[u8]| key >= lower && (upper.is_empty() || key < upper);
-        let selected: Box<dyn Iterator<Item = &(Vec<u8>, Vec<u8>)>> = if desc {
-            Box::new(self.pairs.iter().rev())
+        // Binary search for the range, so a scan costs its rows, not the whole source.
+        let start = self
+            .pairs
+            .partition_point(|(key, _)| key.as_slice() < lower);
+        let end = if upper.is_empty() {
+            self.pairs.len()
         } else {
-            Box::new(self.pairs.iter())
+            self.pairs
+                .partition_point(|(key, _)| key.as_slice() < upper)
         };
-        Ok(selected
-            .filter(|(key, _)| inside(key))
-            .take(limit)
-            .cloned()
-            .collect())
+        let inside = self.pairs.get(start..end.max(start)).unwrap_or_default();
+        Ok(if desc {
+            inside.iter().rev().take(limit).cloned().collect()
+        } else {
+            inside.iter().take(limit).cloned().collect()
+        })
     }
 }
