@@ -206,3 +206,189 @@ async fn dag_over_rows_written_by_transactions() {
     assert!(bad.other_error.contains("malformed"), "{bad:?}");
     assert_eq!(ids(&push(&server, &dag(45, 2), ts).await), [45, 46]);
 }
+
+fn executor_with(tp: ExecType, fill: impl FnOnce(&mut tipb::Executor)) -> tipb::Executor {
+    let mut executor = tipb::Executor {
+        tp: Some(tp as i32),
+        ..Default::default()
+    };
+    fill(&mut executor);
+    executor
+}
+
+fn decode_ints(response: &coprocessor::Response, types: &[FieldType]) -> Vec<Vec<Option<i64>>> {
+    assert!(response.other_error.is_empty(), "{}", response.other_error);
+    let select = tipb::SelectResponse::decode(response.data.as_slice()).expect("select response");
+    assert!(select.error.is_none(), "{:?}", select.error);
+    let mut out = vec![Vec::new(); types.len()];
+    for chunk in &select.chunks {
+        let columns = decode_chunk(chunk.rows_data(), types).expect("chunk");
+        for (values, column) in out.iter_mut().zip(&columns) {
+            match column {
+                Column::Int(c) => values.extend((0..c.len()).map(|i| c.get(i))),
+                Column::Decimal(c) => {
+                    values.extend((0..c.len()).map(|i| c.get(i).and_then(|d| d.as_i64().ok())))
+                }
+                other => panic!("unexpected column {other:?}"),
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aggregation_top_n_and_index_scans_over_grpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path());
+    let client = txn_client(&server).await;
+    let mut txn = client
+        .begin_with_options(TransactionOptions::new_optimistic().drop_check(CheckLevel::Warn))
+        .await
+        .unwrap();
+    for id in 1..=60i64 {
+        let qty = to_row_v2(&Datum::Int(id % 7)).unwrap().unwrap();
+        txn.put(
+            table::encode_row_key(TABLE, &Handle::Int(id)),
+            row_v2::encode_row(&[(2, Some(&qty))]).unwrap(),
+        )
+        .await
+        .unwrap();
+        // A non-unique index (id 1) on qty: datums qty, handle; value "0".
+        let mut datums = Vec::new();
+        basalt_chunk::codec::datum::encode_key(&mut datums, &Datum::Int(id % 7)).unwrap();
+        basalt_chunk::codec::datum::encode_key(&mut datums, &Datum::Int(id)).unwrap();
+        txn.put(table::encode_index_key(TABLE, 1, &datums), b"0".to_vec())
+            .await
+            .unwrap();
+    }
+    txn.commit().await.unwrap();
+    let ts = client.current_timestamp().await.unwrap().version();
+    let mut base = dag(0, 1000);
+    let scan = base.executors.remove(0);
+
+    // scan → selection (qty >= 5) → aggregation: COUNT(id), SUM(qty) grouped by qty.
+    let mut selection = dag(5, 0).executors.remove(1);
+    if let Some(s) = selection.selection.as_mut() {
+        s.child = None;
+    }
+    let aggregate = |tp: ExprType, arg: tipb::Expr, result: FieldTypeTp| tipb::Expr {
+        tp: Some(tp as i32),
+        children: vec![arg],
+        field_type: Some(FieldType::new(result).to_tipb()),
+        ..Default::default()
+    };
+    let agg = executor_with(ExecType::TypeAggregation, |e| {
+        e.aggregation = Some(Box::new(tipb::Aggregation {
+            group_by: vec![column_ref(1, FieldTypeTp::LongLong)],
+            agg_func: vec![
+                aggregate(
+                    ExprType::Count,
+                    column_ref(0, FieldTypeTp::LongLong),
+                    FieldTypeTp::LongLong,
+                ),
+                aggregate(
+                    ExprType::Sum,
+                    column_ref(1, FieldTypeTp::LongLong),
+                    FieldTypeTp::NewDecimal,
+                ),
+            ],
+            ..Default::default()
+        }))
+    });
+    let request = tipb::DagRequest {
+        executors: vec![scan.clone(), selection, agg],
+        output_offsets: vec![0, 1, 2],
+        encode_type: Some(EncodeType::TypeChunk as i32),
+        ..Default::default()
+    };
+    let types = [
+        FieldType::new(FieldTypeTp::LongLong),
+        FieldType::new(FieldTypeTp::NewDecimal),
+        FieldType::new(FieldTypeTp::LongLong),
+    ];
+    let out = decode_ints(&push(&server, &request, ts).await, &types);
+    // qty 5: ids 5, 12, …, 54 (8 rows); qty 6: ids 6, …, 55 (8 rows); groups in scan order.
+    assert_eq!(out[2], [Some(5), Some(6)]);
+    assert_eq!(out[0], [Some(8), Some(8)]);
+    assert_eq!(out[1], [Some(40), Some(48)]);
+
+    // scan → top-N by qty desc, id asc, limit 3.
+    let top_n = executor_with(ExecType::TypeTopN, |e| {
+        e.top_n = Some(Box::new(tipb::TopN {
+            order_by: vec![
+                tipb::ByItem {
+                    expr: Some(column_ref(1, FieldTypeTp::LongLong)),
+                    desc: Some(true),
+                    ..Default::default()
+                },
+                tipb::ByItem {
+                    expr: Some(column_ref(0, FieldTypeTp::LongLong)),
+                    desc: Some(false),
+                    ..Default::default()
+                },
+            ],
+            limit: Some(3),
+            ..Default::default()
+        }))
+    });
+    let request = tipb::DagRequest {
+        executors: vec![scan, top_n],
+        output_offsets: vec![0],
+        encode_type: Some(EncodeType::TypeChunk as i32),
+        ..Default::default()
+    };
+    let out = decode_ints(&push(&server, &request, ts).await, &types[..1]);
+    assert_eq!(out[0], [Some(6), Some(13), Some(20)]);
+
+    // index scan → limit over the index range.
+    let index_scan = executor_with(ExecType::TypeIndexScan, |e| {
+        e.idx_scan = Some(tipb::IndexScan {
+            table_id: Some(TABLE),
+            index_id: Some(1),
+            columns: vec![
+                column_info(2, FieldTypeTp::LongLong, false),
+                column_info(1, FieldTypeTp::LongLong, true),
+            ],
+            ..Default::default()
+        })
+    });
+    let limit = executor_with(ExecType::TypeLimit, |e| {
+        e.limit = Some(Box::new(tipb::Limit {
+            limit: Some(4),
+            ..Default::default()
+        }))
+    });
+    let request = tipb::DagRequest {
+        executors: vec![index_scan, limit],
+        output_offsets: vec![0, 1],
+        encode_type: Some(EncodeType::TypeChunk as i32),
+        ..Default::default()
+    };
+    let start = table::index_prefix(TABLE, 1);
+    let mut end = start.clone();
+    end.push(0xFF);
+    let context = region_context(&server, &memcomparable(&start)).await;
+    let mut kv = kv_client(&server).await;
+    let response = kv
+        .coprocessor(coprocessor::Request {
+            context: Some(context),
+            tp: 103,
+            data: request.encode_to_vec(),
+            start_ts: ts,
+            ranges: vec![coprocessor::KeyRange { start, end }],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let out = decode_ints(
+        &response,
+        &[
+            FieldType::new(FieldTypeTp::LongLong),
+            FieldType::new(FieldTypeTp::LongLong),
+        ],
+    );
+    // qty 0 first: ids 7, 14, 21, 28.
+    assert_eq!(out[0], [Some(0); 4]);
+    assert_eq!(out[1], [Some(7), Some(14), Some(21), Some(28)]);
+}
