@@ -168,9 +168,6 @@ impl DagRunner {
                 }
                 ExecType::TypeTopN => {
                     let top_n = executor.top_n.as_ref().ok_or_else(|| missing("top-N"))?;
-                    if !top_n.partition_by.is_empty() {
-                        return Err(Error::Unsupported("partitioned top-N".into()));
-                    }
                     let order_by = top_n
                         .order_by
                         .iter()
@@ -186,7 +183,20 @@ impl DagRunner {
                         })
                         .collect::<Result<Vec<_>>>()?;
                     let limit = usize::try_from(top_n.limit()).unwrap_or(usize::MAX);
-                    Box::new(Summarized::new(TopNExecutor::new(root, order_by, limit)?))
+                    let partition_by = top_n
+                        .partition_by
+                        .iter()
+                        .map(|item| {
+                            let expr = item
+                                .expr
+                                .as_ref()
+                                .ok_or_else(|| missing("partition-by expression"))?;
+                            Ok(RpnExpression::compile(expr, &schema)?)
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    Box::new(Summarized::new(
+                        TopNExecutor::new(root, order_by, limit)?.with_partitions(partition_by),
+                    ))
                 }
                 ExecType::TypeAggregation | ExecType::TypeStreamAgg => {
                     let aggregation = executor

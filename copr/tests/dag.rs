@@ -636,3 +636,39 @@ fn clustered_common_handle_tables() {
         (Some(&b"B"[..]), Some(2), Some(20))
     );
 }
+
+#[test]
+fn partitioned_top_n_keeps_the_first_rows_of_each_partition() {
+    // PARTITION BY price ORDER BY id DESC LIMIT 2: per price, the two highest ids.
+    let top_n = tipb::Executor {
+        tp: Some(ExecType::TypeTopN as i32),
+        top_n: Some(Box::new(tipb::TopN {
+            order_by: vec![tipb::ByItem {
+                expr: Some(column_ref(0, FieldTypeTp::LongLong)),
+                desc: Some(true),
+                ..Default::default()
+            }],
+            partition_by: vec![tipb::ByItem {
+                expr: Some(column_ref(1, FieldTypeTp::Double)),
+                ..Default::default()
+            }],
+            limit: Some(2),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    // 3000 rows so the buffer is compacted along the way.
+    let many: Vec<(i64, f64, Option<&str>)> = (1..=3000)
+        .map(|i| (i, (i % 10) as f64 * 1.5, Some("x")))
+        .collect();
+    let response = run(&dag(vec![scan_executor(), top_n], vec![0]), source(&many)).unwrap();
+    let types = [FieldType::new(FieldTypeTp::LongLong)];
+    let mut ids: Vec<i64> = int_column(&response, &types, 0)
+        .into_iter()
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    let mut expected: Vec<i64> = (2981..=3000).collect();
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+}

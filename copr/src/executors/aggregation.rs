@@ -174,7 +174,7 @@ impl AggregationExecutor {
 
 /// Appends row `row` of `column` to a group key, so equal values (under the collation, and
 /// decimals of any scale) give equal bytes.
-fn encode_group_key(
+pub(crate) fn encode_group_key(
     key: &mut Vec<u8>,
     column: &Column,
     field_type: &FieldType,

@@ -1,4 +1,5 @@
-//! TopN: the first `limit` rows by the order-by expressions. Rows are buffered with their sort
+//! TopN: the first `limit` rows by the order-by expressions (with `partition_by`, the first
+//! `limit` rows of each partition, as TiDB pushes for `ROW_NUMBER() ... <= n`). Rows are buffered with their sort
 //! keys; whenever the buffer holds more than twice the limit (and at least one batch), it is
 //! sorted and cut back to `limit`, so memory stays proportional to the limit, not the input.
 
@@ -8,6 +9,7 @@ use basalt_chunk::column::Column;
 use basalt_chunk::types::FieldType;
 use basalt_expr::{EvalContext, RpnExpression};
 
+use super::aggregation::encode_group_key;
 use super::util::empty_like;
 use super::{append_rows, compare_column_rows, Batch, BatchExecutor, BatchResult, ExecSummary};
 use crate::error::Result;
@@ -28,6 +30,11 @@ pub struct TopNExecutor {
     schema: Vec<FieldType>,
     rows: Vec<Column>,
     keys: Vec<Column>,
+    /// Partition-by expressions and each buffered row's encoded partition key.
+    partition_by: Vec<RpnExpression>,
+    partitions: Vec<Vec<u8>>,
+    /// Rows kept by the last compaction.
+    kept: usize,
     done: bool,
 }
 
@@ -54,8 +61,17 @@ impl TopNExecutor {
             schema,
             rows,
             keys,
+            partition_by: Vec::new(),
+            partitions: Vec::new(),
+            kept: 0,
             done: false,
         })
+    }
+
+    /// Keeps `limit` rows per partition of `partition_by` instead of overall.
+    pub fn with_partitions(mut self, partition_by: Vec<RpnExpression>) -> Self {
+        self.partition_by = partition_by;
+        self
     }
 
     fn buffered(&self) -> usize {
@@ -67,6 +83,12 @@ impl TopNExecutor {
         let mut order: Vec<usize> = (0..self.buffered()).collect();
         let mut failure = None;
         order.sort_by(|&a, &b| {
+            if !self.partitions.is_empty() {
+                match self.partitions[a].cmp(&self.partitions[b]) {
+                    Ordering::Equal => {}
+                    other => return other,
+                }
+            }
             for (key, item) in self.keys.iter().zip(&self.order_by) {
                 match compare_column_rows(key, item.expr.field_type(), a, b) {
                     Ok(Ordering::Equal) => continue,
@@ -89,12 +111,32 @@ impl TopNExecutor {
         if let Some(err) = failure {
             return Err(err);
         }
-        order.truncate(self.limit);
+        if self.partitions.is_empty() {
+            order.truncate(self.limit);
+        } else {
+            // The first `limit` rows of each partition (rows of a partition are adjacent now).
+            let mut kept = Vec::with_capacity(order.len());
+            let mut run = 0;
+            for (i, &row) in order.iter().enumerate() {
+                let same = i > 0 && self.partitions[order[i - 1]] == self.partitions[row];
+                run = if same { run + 1 } else { 0 };
+                if run < self.limit {
+                    kept.push(row);
+                }
+            }
+            order = kept;
+        }
         Ok(order)
     }
 
     fn compact(&mut self) -> Result<()> {
         let order = self.best_order()?;
+        if !self.partitions.is_empty() {
+            self.partitions = order
+                .iter()
+                .map(|&row| self.partitions[row].clone())
+                .collect();
+        }
         for columns in [&mut self.rows, &mut self.keys] {
             for column in columns.iter_mut() {
                 let mut kept = empty_like(column);
@@ -102,6 +144,7 @@ impl TopNExecutor {
                 *column = kept;
             }
         }
+        self.kept = order.len();
         Ok(())
     }
 }
@@ -131,7 +174,29 @@ impl BatchExecutor for TopNExecutor {
             for (column, from) in self.rows.iter_mut().zip(&batch.columns) {
                 append_rows(column, from, &batch.logical_rows)?;
             }
-            if self.buffered() > self.limit.saturating_mul(2).max(1024) {
+            if !self.partition_by.is_empty() {
+                let values = self
+                    .partition_by
+                    .iter()
+                    .map(|p| Ok(p.eval_to_column(ctx, &refs, &batch.logical_rows)?))
+                    .collect::<Result<Vec<_>>>()?;
+                for i in 0..batch.logical_rows.len() {
+                    let mut key = Vec::new();
+                    for (column, p) in values.iter().zip(&self.partition_by) {
+                        encode_group_key(&mut key, column, p.field_type(), i)?;
+                    }
+                    self.partitions.push(key);
+                }
+            }
+            // Compact when the buffer doubled since the last compaction (partitions keep
+            // `limit` rows each, so memory stays proportional to limit × partitions).
+            if self.buffered()
+                > self
+                    .kept
+                    .saturating_mul(2)
+                    .max(self.limit.saturating_mul(2))
+                    .max(1024)
+            {
                 self.compact()?;
             }
         }
