@@ -672,3 +672,54 @@ fn partitioned_top_n_keeps_the_first_rows_of_each_partition() {
     expected.sort_unstable();
     assert_eq!(ids, expected);
 }
+
+#[test]
+fn variance_partial_results() {
+    // Values 1 and 2: count 2, sum 3, VAR_POP 0.25 and VAR_SAMP 0.5 (TiKV impl_variance.rs
+    // test_variance_enum uses the same values for VAR_POP).
+    let two = [(1i64, 0.0, Some("x")), (2, 0.0, Some("x"))];
+    let types = [
+        FieldType::new(FieldTypeTp::LongLong).with_flag(basalt_chunk::types::flag::UNSIGNED),
+        FieldType::new(FieldTypeTp::NewDecimal),
+        FieldType::new(FieldTypeTp::NewDecimal),
+    ];
+    for (tp, expected) in [(ExprType::VarPop, "0.25"), (ExprType::VarSamp, "0.5")] {
+        let agg = aggregate(
+            tp,
+            column_ref(0, FieldTypeTp::LongLong),
+            FieldTypeTp::NewDecimal,
+        );
+        let request = dag(
+            vec![scan_executor(), aggregation(vec![], vec![agg])],
+            vec![0, 1, 2],
+        );
+        let response = run(&request, source(&two)).unwrap();
+        let columns = decode_chunk(response.chunks[0].rows_data(), &types).unwrap();
+        let (Column::Int(count), Column::Decimal(sum), Column::Decimal(variance)) =
+            (&columns[0], &columns[1], &columns[2])
+        else {
+            panic!("types")
+        };
+        assert_eq!(count.get(0), Some(2));
+        assert_eq!(sum.get(0).map(|d| d.to_string()), Some("3".into()));
+        let got = variance.get(0).unwrap();
+        assert_eq!(
+            got,
+            expected.parse::<basalt_chunk::Decimal>().unwrap(),
+            "{tp:?}: {got}"
+        );
+    }
+    // Over no rows: count 0, sum and variance NULL.
+    let agg = aggregate(
+        ExprType::VarPop,
+        column_ref(0, FieldTypeTp::LongLong),
+        FieldTypeTp::NewDecimal,
+    );
+    let request = dag(
+        vec![scan_executor(), aggregation(vec![], vec![agg])],
+        vec![0, 1, 2],
+    );
+    let response = run(&request, source(&[])).unwrap();
+    let columns = decode_chunk(response.chunks[0].rows_data(), &types).unwrap();
+    assert_eq!(columns[2].validity().null_count(), 1);
+}

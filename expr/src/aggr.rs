@@ -36,6 +36,12 @@ pub enum AggrKind {
     BitOr,
     /// BIT_XOR.
     BitXor,
+    /// VARIANCE / VAR_POP (`sample` false) or VAR_SAMP (`sample` true): partial results
+    /// count, sum and the variance so far.
+    Variance {
+        /// Divide by count - 1 instead of count.
+        sample: bool,
+    },
 }
 
 /// A compiled aggregate call.
@@ -68,6 +74,8 @@ impl AggrFunction {
             ExprType::AggBitAnd => AggrKind::BitAnd,
             ExprType::AggBitOr => AggrKind::BitOr,
             ExprType::AggBitXor => AggrKind::BitXor,
+            ExprType::Variance | ExprType::VarPop => AggrKind::Variance { sample: false },
+            ExprType::VarSamp => AggrKind::Variance { sample: true },
             other => {
                 return Err(Error::Unsupported(format!(
                     "aggregate {} is not implemented",
@@ -109,9 +117,21 @@ impl AggrFunction {
             AggrKind::BitAnd | AggrKind::BitOr | AggrKind::BitXor => {
                 vec![FieldType::new(FieldTypeTp::LongLong).with_flag(flag::UNSIGNED)]
             }
+            // As TiKV: (count BIGINT UNSIGNED, sum, variance), sum and variance in the declared
+            // type, which must be the argument's (integers computed as DECIMAL).
+            AggrKind::Variance { .. } => {
+                let out = sum_type(&declared);
+                vec![
+                    FieldType::new(FieldTypeTp::LongLong).with_flag(flag::UNSIGNED),
+                    out.clone(),
+                    out,
+                ]
+            }
         };
-        if matches!(kind, AggrKind::Sum | AggrKind::Avg)
-            && !matches!(arg_eval, EvalType::Int | EvalType::Real | EvalType::Decimal)
+        if matches!(
+            kind,
+            AggrKind::Sum | AggrKind::Avg | AggrKind::Variance { .. }
+        ) && !matches!(arg_eval, EvalType::Int | EvalType::Real | EvalType::Decimal)
         {
             return Err(Error::Unsupported(format!("{kind:?} over {arg_eval:?}")));
         }
@@ -128,6 +148,11 @@ impl AggrFunction {
             AggrKind::Count => AggrState::Count(0),
             AggrKind::BitAnd => AggrState::Bits(u64::MAX),
             AggrKind::BitOr | AggrKind::BitXor => AggrState::Bits(0),
+            AggrKind::Variance { .. } => AggrState::Variance {
+                count: 0,
+                sum: None,
+                variance: None,
+            },
             _ => AggrState::Value {
                 count: 0,
                 sum: None,
@@ -196,6 +221,34 @@ impl AggrFunction {
                 }
             }
             (
+                AggrKind::Variance { .. },
+                AggrState::Variance {
+                    count,
+                    sum,
+                    variance,
+                },
+            ) => {
+                let Some(value) = partial_at(values, row, unsigned)? else {
+                    return Ok(());
+                };
+                *count += 1;
+                let total = match sum.take() {
+                    None => value.clone(),
+                    Some(previous) => previous.add(&value)?,
+                };
+                if *count > 1 {
+                    // t = value * count - sum; variance += t * t / (count * (count - 1))
+                    let n = *count;
+                    let t = value.mul_count(n)?.sub(&total)?;
+                    let step = t.mul(&t)?.div_count(n * (n - 1))?;
+                    *variance = Some(match variance.take() {
+                        None => step,
+                        Some(v) => v.add(&step)?,
+                    });
+                }
+                *sum = Some(total);
+            }
+            (
                 AggrKind::Min | AggrKind::Max | AggrKind::FirstRow,
                 AggrState::Value { count, best, .. },
             ) => {
@@ -245,6 +298,28 @@ impl AggrFunction {
                 push_int(&mut columns[0], Some(*count as i64))?;
                 push_partial(&mut columns[1], sum, &types[1])
             }
+            (
+                AggrKind::Variance { sample },
+                AggrState::Variance {
+                    count,
+                    sum,
+                    variance,
+                },
+            ) => {
+                push_int(&mut columns[0], Some(*count as i64))?;
+                push_partial(&mut columns[1], sum, &types[1])?;
+                let divisor = if sample {
+                    count.saturating_sub(1)
+                } else {
+                    *count
+                };
+                let result = match (divisor, variance) {
+                    (0, _) => None,
+                    (_, None) => sum.as_ref().map(|s| s.zero_like()),
+                    (d, Some(v)) => Some(v.div_count(d)?),
+                };
+                push_partial(&mut columns[2], &result, &types[2])
+            }
             (_, AggrState::Value { best, .. }) => match best {
                 Some(value) => append_single(&mut columns[0], value),
                 None => push_null(&mut columns[0]),
@@ -263,6 +338,71 @@ pub enum Partial {
     Real(f64),
 }
 
+impl Partial {
+    fn add(&self, other: &Partial) -> Result<Partial> {
+        Ok(match (self, other) {
+            (Partial::Decimal(a), Partial::Decimal(b)) => Partial::Decimal(a.add(b)?),
+            (Partial::Real(a), Partial::Real(b)) => Partial::Real(a + b),
+            _ => return Err(Error::InvalidExpr("mixed partial types".into())),
+        })
+    }
+
+    fn sub(&self, other: &Partial) -> Result<Partial> {
+        Ok(match (self, other) {
+            (Partial::Decimal(a), Partial::Decimal(b)) => Partial::Decimal(a.sub(b)?),
+            (Partial::Real(a), Partial::Real(b)) => Partial::Real(a - b),
+            _ => return Err(Error::InvalidExpr("mixed partial types".into())),
+        })
+    }
+
+    fn mul(&self, other: &Partial) -> Result<Partial> {
+        Ok(match (self, other) {
+            (Partial::Decimal(a), Partial::Decimal(b)) => Partial::Decimal(a.mul(b)?),
+            (Partial::Real(a), Partial::Real(b)) => Partial::Real(a * b),
+            _ => return Err(Error::InvalidExpr("mixed partial types".into())),
+        })
+    }
+
+    fn mul_count(&self, n: u64) -> Result<Partial> {
+        Ok(match self {
+            Partial::Decimal(a) => Partial::Decimal(a.mul(&Decimal::from_u64(n))?),
+            Partial::Real(a) => Partial::Real(a * n as f64),
+        })
+    }
+
+    fn div_count(&self, n: u64) -> Result<Partial> {
+        Ok(match self {
+            Partial::Decimal(a) => {
+                Partial::Decimal(a.div(&Decimal::from_u64(n), Decimal::DIV_FRAC_INCR)?)
+            }
+            Partial::Real(a) => Partial::Real(a / n as f64),
+        })
+    }
+
+    fn zero_like(&self) -> Partial {
+        match self {
+            Partial::Decimal(_) => Partial::Decimal(Decimal::zero()),
+            Partial::Real(_) => Partial::Real(0.0),
+        }
+    }
+}
+
+/// Row `row` of a numeric column as a partial-sum value (integers as decimals).
+fn partial_at(values: &Column, row: usize, unsigned: bool) -> Result<Option<Partial>> {
+    Ok(match values {
+        Column::Int(c) => c.get(row).map(|v| {
+            Partial::Decimal(if unsigned {
+                Decimal::from_u64(v as u64)
+            } else {
+                Decimal::from_i64(v)
+            })
+        }),
+        Column::Decimal(c) => c.get(row).map(Partial::Decimal),
+        Column::Real(c) => c.get(row).map(Partial::Real),
+        _ => return Err(Error::Unsupported("VARIANCE over this type".into())),
+    })
+}
+
 /// The state of one aggregate for one group.
 #[derive(Debug, Clone)]
 pub enum AggrState {
@@ -270,6 +410,15 @@ pub enum AggrState {
     Count(u64),
     /// BIT_* so far.
     Bits(u64),
+    /// VARIANCE so far: values folded in, their sum, and the running sum of squared deviations.
+    Variance {
+        /// Values folded in.
+        count: u64,
+        /// Their sum.
+        sum: Option<Partial>,
+        /// The running sum of squared deviations from the mean.
+        variance: Option<Partial>,
+    },
     /// SUM/AVG/MIN/MAX/FIRST_ROW so far.
     Value {
         /// Values folded in.
