@@ -1,9 +1,26 @@
 //! The `tikvpb.Tikv` gRPC service.
 
+/// Sets `region_error` or `error` (a string) of a raw response from `err`.
+macro_rules! set_raw_error {
+    ($response:expr, $err:expr) => {{
+        match raw_error($err) {
+            Err(region) => {
+                $response.region_error = Some(*region);
+                "region_error"
+            }
+            Ok(message) => {
+                $response.error = message;
+                "error"
+            }
+        }
+    }};
+}
+
 mod batch;
 pub mod convert;
 mod copr;
 mod kv;
+mod raw;
 
 use std::pin::Pin;
 
