@@ -12,7 +12,7 @@ use basalt_chunk::types::FieldType;
 use basalt_expr::EvalContext;
 use basalt_proto::tipb;
 
-use super::ranges::{PageProgress, RangeCursor};
+use super::ranges::{Paging, RangeCursor};
 use super::table_scan::EXTRA_HANDLE_ID;
 use super::{Batch, BatchExecutor, BatchResult, ExecSummary};
 use crate::error::{Error, Result};
@@ -34,7 +34,7 @@ impl<S: ScanSource> IndexScanExecutor<S> {
         source: S,
         scan: &tipb::IndexScan,
         ranges: Vec<(Vec<u8>, Vec<u8>)>,
-        paging: Option<(u64, PageProgress)>,
+        paging: Paging,
     ) -> Result<Self> {
         if !scan.primary_column_ids.is_empty() {
             return Err(Error::Unsupported(
@@ -57,12 +57,7 @@ impl<S: ScanSource> IndexScanExecutor<S> {
         }
         Ok(IndexScanExecutor {
             source,
-            ranges: match paging {
-                Some((rows, progress)) => {
-                    RangeCursor::new(ranges, scan.desc()).with_paging(rows, progress)
-                }
-                None => RangeCursor::new(ranges, scan.desc()),
-            },
+            ranges: RangeCursor::new(ranges, scan.desc(), paging),
             schema,
             column_ids,
             with_handle,

@@ -11,6 +11,9 @@ use crate::source::ScanSource;
 /// client can resume after it (`coprocessor.Response.range`). `None` while the scan finished.
 pub type PageProgress = Arc<Mutex<Option<(Vec<u8>, Vec<u8>)>>>;
 
+/// How many rows a page may read and where to report its end (`None`: no paging).
+pub type Paging = Option<(u64, PageProgress)>;
+
 /// The ranges a scan still has to read.
 pub struct RangeCursor {
     ranges: VecDeque<(Vec<u8>, Vec<u8>)>,
@@ -23,8 +26,9 @@ pub struct RangeCursor {
 }
 
 impl RangeCursor {
-    /// Reads `ranges` (ascending) forwards, or from the last one backwards when `desc`.
-    pub fn new(ranges: Vec<(Vec<u8>, Vec<u8>)>, desc: bool) -> Self {
+    /// Reads `ranges` (ascending) forwards, or from the last one backwards when `desc`; with
+    /// `paging`, stops after that many rows (0: no limit) and reports where.
+    pub fn new(ranges: Vec<(Vec<u8>, Vec<u8>)>, desc: bool, paging: Paging) -> Self {
         let mut ranges: VecDeque<_> = ranges.into();
         if desc {
             ranges = ranges.into_iter().rev().collect();
@@ -34,22 +38,20 @@ impl RangeCursor {
             Some((_, end)) => end.clone(),
             None => Vec::new(),
         };
+        let (budget, progress) = match paging {
+            Some((rows, progress)) if rows > 0 => (
+                Some(usize::try_from(rows).unwrap_or(usize::MAX)),
+                Some(progress),
+            ),
+            _ => (None, None),
+        };
         RangeCursor {
             ranges,
             desc,
-            budget: None,
+            budget,
             origin,
-            progress: None,
+            progress,
         }
-    }
-
-    /// Stops after `rows` rows (0: no paging) and reports where in `progress`.
-    pub fn with_paging(mut self, rows: u64, progress: PageProgress) -> Self {
-        if rows > 0 {
-            self.budget = Some(usize::try_from(rows).unwrap_or(usize::MAX));
-            self.progress = Some(progress);
-        }
-        self
     }
 
     /// Whether every range has been read, or the page is full.

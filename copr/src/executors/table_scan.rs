@@ -13,7 +13,7 @@ use basalt_chunk::types::FieldType;
 use basalt_expr::EvalContext;
 use basalt_proto::tipb;
 
-use super::ranges::{PageProgress, RangeCursor};
+use super::ranges::{Paging, RangeCursor};
 use super::{Batch, BatchExecutor, BatchResult, ExecSummary};
 use crate::error::{Error, Result};
 use crate::source::ScanSource;
@@ -43,7 +43,7 @@ impl<S: ScanSource> TableScanExecutor<S> {
         source: S,
         scan: &tipb::TableScan,
         ranges: Vec<(Vec<u8>, Vec<u8>)>,
-        paging: Option<(u64, PageProgress)>,
+        paging: Paging,
     ) -> Result<Self> {
         let mut schema = Vec::with_capacity(scan.columns.len());
         let mut outputs = Vec::with_capacity(scan.columns.len());
@@ -71,12 +71,7 @@ impl<S: ScanSource> TableScanExecutor<S> {
         }
         Ok(TableScanExecutor {
             source,
-            ranges: match paging {
-                Some((rows, progress)) => {
-                    RangeCursor::new(ranges, scan.desc()).with_paging(rows, progress)
-                }
-                None => RangeCursor::new(ranges, scan.desc()),
-            },
+            ranges: RangeCursor::new(ranges, scan.desc(), paging),
             schema,
             outputs,
             stored,
