@@ -157,10 +157,11 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
                 drained,
             });
         }
+        let wants_handle = self.outputs.iter().any(|o| matches!(o, Output::Handle));
         let mut handles = FixedColumn::with_capacity(pairs.len());
         let mut rows = RawRows::default();
         for (key, value) in &pairs {
-            if self.outputs.iter().any(|o| matches!(o, Output::Handle)) {
+            if wants_handle {
                 match table::decode_row_key(key, false)? {
                     (_, Handle::Int(handle)) => handles.push(Some(handle)),
                     (_, Handle::Common(_)) => {
@@ -174,25 +175,14 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
             .into_iter()
             .map(Some)
             .collect::<Vec<_>>();
-        let mut handle_column = Some(Column::Int(handles));
         let mut columns = Vec::with_capacity(self.outputs.len());
         for output in &self.outputs {
-            let column = match output {
-                // One handle column is enough; a second asks for the same values.
-                Output::Handle => match handle_column.take() {
-                    Some(column) => column,
-                    None => columns
-                        .iter()
-                        .zip(&self.outputs)
-                        .find(|(_, o)| matches!(o, Output::Handle))
-                        .map(|(c, _): (&Column, _)| c.clone())
-                        .ok_or_else(|| Error::InvalidDag("handle column".into()))?,
-                },
+            columns.push(match output {
+                Output::Handle => Column::Int(handles.clone()),
                 Output::Stored(index) => stored[*index]
                     .take()
                     .ok_or_else(|| Error::InvalidDag("column decoded twice".into()))?,
-            };
-            columns.push(column);
+            });
         }
         Ok(BatchResult {
             batch: Batch {
