@@ -25,19 +25,27 @@ pub trait ScanSource: Send {
 pub struct SnapshotSource<S: Snapshot> {
     snapshot: S,
     start_ts: u64,
-    bypass_locks: Vec<u64>,
-    ignore_locks: bool,
+    locks: LockPolicy,
+}
+
+/// Which locks a coprocessor read respects, from the request's context.
+#[derive(Debug, Clone, Default)]
+pub struct LockPolicy {
+    /// Transactions whose locks are ignored (`resolved_locks`).
+    pub bypass: Vec<u64>,
+    /// Committed transactions whose locks are read through (`committed_locks`).
+    pub access: Vec<u64>,
+    /// Ignore every lock (read committed).
+    pub ignore_all: bool,
 }
 
 impl<S: Snapshot + Clone> SnapshotSource<S> {
-    /// Reads `snapshot` at `start_ts`, ignoring the locks of `bypass_locks` (the context's
-    /// resolved locks), or every lock when `ignore_locks` (read committed).
-    pub fn new(snapshot: S, start_ts: u64, bypass_locks: Vec<u64>, ignore_locks: bool) -> Self {
+    /// Reads `snapshot` at `start_ts`, treating locks as `locks` says.
+    pub fn new(snapshot: S, start_ts: u64, locks: LockPolicy) -> Self {
         SnapshotSource {
             snapshot,
             start_ts,
-            bypass_locks,
-            ignore_locks,
+            locks,
         }
     }
 }
@@ -57,8 +65,9 @@ impl<S: Snapshot + Clone + Send> ScanSource for SnapshotSource<S> {
             read_ts: self.start_ts,
             key_only: false,
             reverse: desc,
-            bypass_locks: self.bypass_locks.clone(),
-            ignore_locks: self.ignore_locks,
+            bypass_locks: self.locks.bypass.clone(),
+            ignore_locks: self.locks.ignore_all,
+            access_locks: self.locks.access.clone(),
         };
         let entries = mvcc::scan(self.snapshot.clone(), &options)?;
         let mut pairs = Vec::with_capacity(entries.len());

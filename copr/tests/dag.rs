@@ -676,14 +676,20 @@ fn partitioned_top_n_keeps_the_first_rows_of_each_partition() {
 #[test]
 fn variance_partial_results() {
     // Values 1 and 2: count 2, sum 3, VAR_POP 0.25 and VAR_SAMP 0.5 (TiKV impl_variance.rs
-    // test_variance_enum uses the same values for VAR_POP).
+    // test_variance_enum uses the same values for VAR_POP). Standard deviations send the same
+    // partial result; the square root is the final aggregation's.
     let two = [(1i64, 0.0, Some("x")), (2, 0.0, Some("x"))];
     let types = [
         FieldType::new(FieldTypeTp::LongLong).with_flag(basalt_chunk::types::flag::UNSIGNED),
         FieldType::new(FieldTypeTp::NewDecimal),
         FieldType::new(FieldTypeTp::NewDecimal),
     ];
-    for (tp, expected) in [(ExprType::VarPop, "0.25"), (ExprType::VarSamp, "0.5")] {
+    for (tp, expected) in [
+        (ExprType::VarPop, "0.25"),
+        (ExprType::VarSamp, "0.5"),
+        (ExprType::StddevPop, "0.25"),
+        (ExprType::StddevSamp, "0.5"),
+    ] {
         let agg = aggregate(
             tp,
             column_ref(0, FieldTypeTp::LongLong),

@@ -36,8 +36,8 @@ pub enum AggrKind {
     BitOr,
     /// BIT_XOR.
     BitXor,
-    /// VARIANCE / VAR_POP (`sample` false) or VAR_SAMP (`sample` true): partial results
-    /// count, sum and the variance so far.
+    /// VARIANCE / VAR_POP / STD / STDDEV / STDDEV_POP (`sample` false) or VAR_SAMP /
+    /// STDDEV_SAMP (`sample` true): partial results count, sum and the variance so far.
     Variance {
         /// Divide by count - 1 instead of count.
         sample: bool,
@@ -76,6 +76,13 @@ impl AggrFunction {
             ExprType::AggBitXor => AggrKind::BitXor,
             ExprType::Variance | ExprType::VarPop => AggrKind::Variance { sample: false },
             ExprType::VarSamp => AggrKind::Variance { sample: true },
+            // TiDB's standard deviations share the variance's partial result (count, sum,
+            // variance) and take the square root only when finishing; TiKV refuses them, TiDB
+            // pushes them to TiFlash only, Basalt's SQL front pushes them here.
+            ExprType::Std | ExprType::Stddev | ExprType::StddevPop => {
+                AggrKind::Variance { sample: false }
+            }
+            ExprType::StddevSamp => AggrKind::Variance { sample: true },
             other => {
                 return Err(Error::Unsupported(format!(
                     "aggregate {} is not implemented",

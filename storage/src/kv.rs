@@ -49,6 +49,8 @@ pub struct RequestContext {
     pub peer: Option<metapb::Peer>,
     /// Transactions whose locks a reader may ignore.
     pub resolved_locks: Vec<u64>,
+    /// Transactions known to be committed: their locks are read through.
+    pub committed_locks: Vec<u64>,
     /// Read committed: ignore locks entirely.
     pub read_committed: bool,
     /// The API version of the request.
@@ -56,6 +58,14 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// Transactions whose in-memory (async-commit) locks a reader skips: resolved ones, and
+    /// committed ones whose persisted lock it then reads through.
+    pub fn skipped_memory_locks(&self) -> Vec<u64> {
+        let mut skipped = self.resolved_locks.clone();
+        skipped.extend_from_slice(&self.committed_locks);
+        skipped
+    }
+
     /// The context of a wire request.
     pub fn from_wire(ctx: Option<&kvrpcpb::Context>) -> Self {
         let Some(ctx) = ctx else {
@@ -66,6 +76,7 @@ impl RequestContext {
             region_epoch: ctx.region_epoch,
             peer: ctx.peer,
             resolved_locks: ctx.resolved_locks.clone(),
+            committed_locks: ctx.committed_locks.clone(),
             read_committed: ctx.isolation_level == kvrpcpb::IsolationLevel::Rc as i32,
             api_version: if ctx.api_version == kvrpcpb::ApiVersion::V2 as i32 {
                 ApiVersion::V2

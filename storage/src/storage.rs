@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::concurrency::ConcurrencyManager;
-use crate::engine::{Modify, CF_DEFAULT, CF_LOCK, CF_WRITE};
+use crate::engine::{Modify, Snapshot, CF_DEFAULT, CF_LOCK, CF_WRITE};
 use crate::error::{Error, Result, TxnError};
 use crate::kv::{ApiVersion, Engine, RequestContext};
 use crate::mvcc::{
-    self, check_lock_conflict, Key, Lock, MvccReader, MvccTxn, ScanOptions, ScannedEntry,
+    self, check_lock_conflict, Key, Lock, LockType, MvccReader, MvccTxn, ScanOptions, ScannedEntry,
 };
 use crate::raw::{self, KeyMode, RawValue};
 use crate::txn::{
@@ -154,18 +154,13 @@ impl<E: Engine> Storage<E> {
         let encoded = Key::from_raw(&key);
         if !ctx.read_committed {
             self.manager.update_max_ts(ts);
-            self.manager.check_key(&encoded, ts, &ctx.resolved_locks)?;
+            self.manager.check_key(&encoded, ts, &ctx.skipped_memory_locks())?;
         }
         let snapshot = self.engine.async_snapshot(ctx).await?;
         let ctx = ctx.clone();
         blocking(move || {
             let mut reader = MvccReader::new(snapshot);
-            if !ctx.read_committed {
-                if let Some(lock) = reader.load_lock(&encoded)? {
-                    check_lock_conflict(&encoded, &lock, ts, &ctx.resolved_locks)?;
-                }
-            }
-            reader.get_value(&encoded, ts)
+            read_key(&mut reader, &encoded, ts, &ctx)
         })
         .await
     }
@@ -190,32 +185,23 @@ impl<E: Engine> Storage<E> {
             let mut entries = Vec::with_capacity(keys.len());
             for raw_key in keys {
                 let encoded = Key::from_raw(&raw_key);
-                let locked = if ctx.read_committed {
+                let read = if ctx.read_committed {
                     Ok(())
                 } else {
-                    manager
-                        .check_key(&encoded, ts, &ctx.resolved_locks)
-                        .and_then(|()| match reader.load_lock(&encoded)? {
-                            Some(lock) => {
-                                check_lock_conflict(&encoded, &lock, ts, &ctx.resolved_locks)
-                            }
-                            None => Ok(()),
-                        })
-                };
-                match locked {
+                    manager.check_key(&encoded, ts, &ctx.skipped_memory_locks())
+                }
+                .and_then(|()| read_key(&mut reader, &encoded, ts, &ctx));
+                match read {
                     Err(err @ Error::Txn(_)) => entries.push(ScannedEntry {
                         key: raw_key,
                         value: Err(err),
                     }),
                     Err(err) => return Err(err),
-                    Ok(()) => {
-                        if let Some(value) = reader.get_value(&encoded, ts)? {
-                            entries.push(ScannedEntry {
-                                key: raw_key,
-                                value: Ok(value),
-                            });
-                        }
-                    }
+                    Ok(Some(value)) => entries.push(ScannedEntry {
+                        key: raw_key,
+                        value: Ok(value),
+                    }),
+                    Ok(None) => {}
                 }
             }
             Ok(entries)
@@ -241,17 +227,16 @@ impl<E: Engine> Storage<E> {
             ));
         }
         options.bypass_locks.extend_from_slice(&ctx.resolved_locks);
+        options.access_locks.extend_from_slice(&ctx.committed_locks);
         options.ignore_locks = ctx.read_committed;
         if !ctx.read_committed {
             self.manager.update_max_ts(options.read_ts);
             let lower = Key::from_raw(&options.lower);
             let upper = (!options.upper.is_empty()).then(|| Key::from_raw(&options.upper));
-            self.manager.check_range(
-                &lower,
-                upper.as_ref(),
-                options.read_ts,
-                &options.bypass_locks,
-            )?;
+            let mut skip = options.bypass_locks.clone();
+            skip.extend_from_slice(&options.access_locks);
+            self.manager
+                .check_range(&lower, upper.as_ref(), options.read_ts, &skip)?;
         }
         let snapshot = self.engine.async_snapshot(ctx).await?;
         blocking(move || mvcc::scan(snapshot, &options)).await
@@ -285,7 +270,7 @@ impl<E: Engine> Storage<E> {
                 let lower = Key::from_raw(start);
                 let upper = (!end.is_empty()).then(|| Key::from_raw(end));
                 self.manager
-                    .check_range(&lower, upper.as_ref(), start_ts, &ctx.resolved_locks)?;
+                    .check_range(&lower, upper.as_ref(), start_ts, &ctx.skipped_memory_locks())?;
             }
         }
         self.engine.async_snapshot(ctx).await
@@ -874,4 +859,27 @@ fn check_raw_range(ctx: &RequestContext, start: &[u8], end: &[u8]) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// `key`'s value at `ts` for a transactional read: a blocking lock is a `KeyIsLocked` error,
+/// unless its transaction is among the context's committed locks, whose value it reads through.
+fn read_key<S: Snapshot>(
+    reader: &mut MvccReader<S>,
+    key: &Key,
+    ts: u64,
+    ctx: &RequestContext,
+) -> Result<Option<Vec<u8>>> {
+    if !ctx.read_committed {
+        if let Some(lock) = reader.load_lock(key)? {
+            if let Err(err) = check_lock_conflict(key, &lock, ts, &ctx.resolved_locks) {
+                if !ctx.committed_locks.contains(&lock.ts) {
+                    return Err(err);
+                }
+                if lock.lock_type == LockType::Put || lock.lock_type == LockType::Delete {
+                    return reader.load_from_lock(key, &lock, false);
+                }
+            }
+        }
+    }
+    reader.get_value(key, ts)
 }

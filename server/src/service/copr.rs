@@ -3,7 +3,7 @@
 //! `locked`, region problems in `region_error`, evaluation errors in `SelectResponse.error`,
 //! everything else in `other_error`.
 
-use basalt_copr::source::SnapshotSource;
+use basalt_copr::source::{LockPolicy, SnapshotSource};
 use basalt_copr::{DagRunner, REQ_TYPE_DAG};
 use basalt_proto::{coprocessor, tipb};
 use basalt_storage::{Engine, Error as StorageError, TxnError};
@@ -77,12 +77,12 @@ impl<E: Engine> KvHandlers<E> {
             Ok(snapshot) => snapshot,
             Err(err) => return storage_error(response, err),
         };
-        let source = SnapshotSource::new(
-            snapshot,
-            request.start_ts,
-            ctx.resolved_locks.clone(),
-            ctx.read_committed,
-        );
+        let locks = LockPolicy {
+            bypass: ctx.resolved_locks.clone(),
+            access: ctx.committed_locks.clone(),
+            ignore_all: ctx.read_committed,
+        };
+        let source = SnapshotSource::new(snapshot, request.start_ts, locks);
         let paging_size = request.paging_size;
         let outcome = tokio::task::spawn_blocking(move || {
             DagRunner::build_paged(&dag, ranges, source, max_execution_ms, paging_size)?.run_paged()

@@ -144,8 +144,7 @@ impl<E: Engine> KvHandlers<E> {
                     read_ts: request.version,
                     key_only: request.key_only,
                     reverse: request.reverse,
-                    bypass_locks: Vec::new(),
-                    ignore_locks: false,
+                    ..ScanOptions::default()
                 };
                 self.storage.scan(&ctx, options).await
             }

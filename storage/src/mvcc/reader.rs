@@ -113,6 +113,32 @@ impl<S: Snapshot> MvccReader<S> {
         }
     }
 
+    /// What a committed transaction's lock on `key` makes visible: the put value (inline or in
+    /// the default column family at the lock's ts), or nothing for a delete. Only put and delete
+    /// locks block readers, so only they are read through.
+    pub fn load_from_lock(
+        &self,
+        key: &Key,
+        lock: &Lock,
+        key_only: bool,
+    ) -> Result<Option<Vec<u8>>> {
+        if lock.lock_type != LockType::Put {
+            return Ok(None);
+        }
+        if key_only {
+            return Ok(Some(Vec::new()));
+        }
+        if let Some(value) = &lock.short_value {
+            return Ok(Some(value.clone()));
+        }
+        self.snapshot
+            .get_cf(CF_DEFAULT, &key.append_ts(lock.ts))?
+            .map(Some)
+            .ok_or_else(|| {
+                Error::Corrupted(format!("value of {key:?} locked at {} is missing", lock.ts))
+            })
+    }
+
     /// The value a put record points at: inline, or in the default column family.
     pub fn load_data(&self, key: &Key, write: &Write) -> Result<Vec<u8>> {
         if let Some(value) = &write.short_value {

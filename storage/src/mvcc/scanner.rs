@@ -26,6 +26,9 @@ pub struct ScanOptions {
     pub bypass_locks: Vec<u64>,
     /// Ignore every lock (read-committed isolation).
     pub ignore_locks: bool,
+    /// Transactions known to be committed (the context's `committed_locks`): a blocking lock of
+    /// one of them is read through, its value taken from the lock as if committed.
+    pub access_locks: Vec<u64>,
 }
 
 /// One key of a scan: its value, or the lock that stopped the reader.
@@ -123,10 +126,19 @@ pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<Scann
             if let Err(err) =
                 check_lock_conflict(&key, lock, options.read_ts, &options.bypass_locks)
             {
-                entries.push(ScannedEntry {
-                    key: key.to_raw()?,
-                    value: Err(err),
-                });
+                if options.access_locks.contains(&lock.ts) {
+                    if let Some(value) = reader.load_from_lock(&key, lock, options.key_only)? {
+                        entries.push(ScannedEntry {
+                            key: key.to_raw()?,
+                            value: Ok(value),
+                        });
+                    }
+                } else {
+                    entries.push(ScannedEntry {
+                        key: key.to_raw()?,
+                        value: Err(err),
+                    });
+                }
                 continue;
             }
         }

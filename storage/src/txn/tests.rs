@@ -530,6 +530,84 @@ fn scan_sees_visible_versions_and_reports_locks() {
 }
 
 #[test]
+fn scan_reads_through_locks_of_committed_transactions() {
+    let f = Fixture::new();
+    f.must_prewrite_put(b"a", b"old", b"a", 10);
+    f.must_commit(b"a", 10, 11);
+    f.must_prewrite_put(b"b", b"old", b"b", 10);
+    f.must_commit(b"b", 10, 11);
+    // Transaction 40 puts a (short value) and a long value on c, and deletes b; 41 puts d.
+    let long = vec![7u8; 600];
+    let mut request = put_request(b"a", b"new", b"a", 40);
+    request.mutations.push(Mutation {
+        op: MutationOp::Put,
+        key: b"c".to_vec(),
+        value: long.clone(),
+    });
+    request.mutations.push(Mutation {
+        op: MutationOp::Delete,
+        key: b"b".to_vec(),
+        value: Vec::new(),
+    });
+    f.prewrite(request).unwrap();
+    f.must_prewrite_put(b"d", b"other", b"d", 41);
+    let scan = |access_locks: Vec<u64>, reverse: bool| {
+        let options = ScanOptions {
+            lower: b"a".to_vec(),
+            upper: b"z".to_vec(),
+            limit: 100,
+            read_ts: 50,
+            reverse,
+            access_locks,
+            ..Default::default()
+        };
+        crate::mvcc::scan(f.engine.snapshot(), &options)
+            .unwrap()
+            .into_iter()
+            .map(|entry| (entry.key, entry.value.ok()))
+            .collect::<Vec<_>>()
+    };
+    // Without the hint every lock blocks.
+    let blocked = scan(Vec::new(), false);
+    assert_eq!(blocked.len(), 4);
+    assert!(blocked.iter().all(|(_, value)| value.is_none()));
+    // With transaction 40 known committed, its writes are visible; 41 still blocks.
+    let through = scan(vec![40], false);
+    assert_eq!(
+        through,
+        vec![
+            (b"a".to_vec(), Some(b"new".to_vec())),
+            (b"c".to_vec(), Some(long.clone())),
+            (b"d".to_vec(), None),
+        ]
+    );
+    let mut backward = scan(vec![40], true);
+    backward.reverse();
+    assert_eq!(backward, through);
+    // A reader below the lock's ts is not blocked and sees the old versions.
+    let options = ScanOptions {
+        lower: b"a".to_vec(),
+        upper: b"z".to_vec(),
+        limit: 100,
+        read_ts: 20,
+        access_locks: vec![40],
+        ..Default::default()
+    };
+    let old: Vec<_> = crate::mvcc::scan(f.engine.snapshot(), &options)
+        .unwrap()
+        .into_iter()
+        .map(|entry| (entry.key, entry.value.ok()))
+        .collect();
+    assert_eq!(
+        old,
+        vec![
+            (b"a".to_vec(), Some(b"old".to_vec())),
+            (b"b".to_vec(), Some(b"old".to_vec()))
+        ]
+    );
+}
+
+#[test]
 fn gc_keeps_what_readers_at_safe_point_see() {
     let f = Fixture::new();
     f.must_prewrite_put(b"k", b"v1", b"k", 10);
