@@ -547,6 +547,98 @@ fn index_scans_recover_handles_and_restored_values() {
 }
 
 #[test]
+fn index_scans_of_clustered_tables_decode_the_common_handle() {
+    use basalt_chunk::codec::datum::encode_key;
+    // A table clustered on (name, id); index 4 on (qty) is non-unique (the common handle follows
+    // the indexed datums in the key), index 5 on (qty) is unique (the handle is in the value,
+    // version 1 layout: tail length, 125, 1, then 127, u16 length, handle).
+    let rows = [("b", 2i64, 30i64), ("a", 1, 10), ("c", 3, 20)];
+    let mut pairs = Vec::new();
+    for (name, id, qty) in rows {
+        let mut handle = Vec::new();
+        encode_key(&mut handle, &Datum::Bytes(name.as_bytes().to_vec())).unwrap();
+        encode_key(&mut handle, &Datum::Int(id)).unwrap();
+        let mut indexed = Vec::new();
+        encode_key(&mut indexed, &Datum::Int(qty)).unwrap();
+        let mut key = indexed.clone();
+        key.extend_from_slice(&handle);
+        pairs.push((table::encode_index_key(TABLE, 4, &key), b"0".to_vec()));
+        let mut value = vec![0, 125, 1, 127];
+        value.extend_from_slice(&(handle.len() as u16).to_be_bytes());
+        value.extend_from_slice(&handle);
+        pairs.push((table::encode_index_key(TABLE, 5, &indexed), value));
+    }
+    pairs.sort();
+    let source = MemorySource { pairs };
+    let types = [
+        FieldType::new(FieldTypeTp::LongLong),
+        FieldType::new(FieldTypeTp::VarString),
+        FieldType::new(FieldTypeTp::LongLong),
+    ];
+    for index_id in [4, 5] {
+        let request = dag(
+            vec![tipb::Executor {
+                tp: Some(ExecType::TypeIndexScan as i32),
+                idx_scan: Some(tipb::IndexScan {
+                    table_id: Some(TABLE),
+                    index_id: Some(index_id),
+                    columns: vec![
+                        column_info(3, FieldTypeTp::LongLong, false),
+                        column_info(1, FieldTypeTp::VarString, false),
+                        column_info(2, FieldTypeTp::LongLong, false),
+                    ],
+                    primary_column_ids: vec![1, 2],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            vec![0, 1, 2],
+        );
+        let start = table::index_prefix(TABLE, index_id);
+        let mut end = start.clone();
+        end.push(0xFF);
+        let response = DagRunner::build(&request, vec![(start, end)], source.clone(), 0)
+            .unwrap()
+            .run()
+            .unwrap();
+        let columns = decode_chunk(response.chunks[0].rows_data(), &types).unwrap();
+        let (Column::Int(qty), Column::Bytes(name), Column::Int(id)) =
+            (&columns[0], &columns[1], &columns[2])
+        else {
+            panic!("types")
+        };
+        let got: Vec<_> = (0..qty.len())
+            .map(|i| (qty.get(i), name.get(i).map(<[u8]>::to_vec), id.get(i)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(10), Some(b"a".to_vec()), Some(1)),
+                (Some(20), Some(b"c".to_vec()), Some(3)),
+                (Some(30), Some(b"b".to_vec()), Some(2)),
+            ],
+            "index {index_id}"
+        );
+    }
+    // More primary columns than columns is refused, not a panic.
+    let request = dag(
+        vec![tipb::Executor {
+            tp: Some(ExecType::TypeIndexScan as i32),
+            idx_scan: Some(tipb::IndexScan {
+                table_id: Some(TABLE),
+                index_id: Some(4),
+                columns: vec![column_info(3, FieldTypeTp::LongLong, false)],
+                primary_column_ids: vec![1, 2],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+        vec![0],
+    );
+    assert!(DagRunner::build(&request, full_range(), source, 0).is_err());
+}
+
+#[test]
 fn paging_stops_after_the_page_and_says_where() {
     let request = dag(vec![scan_executor()], vec![0]);
     let types = [FieldType::new(FieldTypeTp::LongLong)];

@@ -1,7 +1,8 @@
 //! IndexScan: reads index entries and decodes the asked columns: the indexed values from the
 //! key's datums (or from the restored data in the value, where new collations keep only sort
 //! keys in the key), and the row handle from the key (non-unique indexes) or from the value
-//! (unique indexes).
+//! (unique indexes); for clustered tables, the primary key columns from the common handle
+//! (appended to the key, or in the value of unique indexes).
 
 use basalt_chunk::codec::datum::{self, Datum};
 use basalt_chunk::codec::index::split_index_value;
@@ -24,8 +25,8 @@ pub struct IndexScanExecutor<S: ScanSource> {
     ranges: RangeCursor,
     schema: Vec<FieldType>,
     column_ids: Vec<i64>,
-    /// Whether the last column is the handle.
-    with_handle: bool,
+    /// The columns decoded from the row handle.
+    handle: HandleColumns,
 }
 
 impl<S: ScanSource> IndexScanExecutor<S> {
@@ -36,14 +37,9 @@ impl<S: ScanSource> IndexScanExecutor<S> {
         ranges: Vec<(Vec<u8>, Vec<u8>)>,
         paging: Paging,
     ) -> Result<Self> {
-        if !scan.primary_column_ids.is_empty() {
-            return Err(Error::Unsupported(
-                "index scans of clustered common-handle tables".into(),
-            ));
-        }
         let mut schema = Vec::with_capacity(scan.columns.len());
         let mut column_ids = Vec::with_capacity(scan.columns.len());
-        let mut with_handle = false;
+        let mut int_handle = false;
         for (i, column) in scan.columns.iter().enumerate() {
             let is_handle = column.pk_handle() || column.column_id() == EXTRA_HANDLE_ID;
             if is_handle && i + 1 != scan.columns.len() {
@@ -51,16 +47,33 @@ impl<S: ScanSource> IndexScanExecutor<S> {
                     "the handle must be the last index column".into(),
                 ));
             }
-            with_handle |= is_handle;
+            int_handle |= is_handle;
             schema.push(FieldType::from_column_info(column)?);
             column_ids.push(column.column_id());
         }
+        let handle = match scan.primary_column_ids.len() {
+            0 if int_handle => HandleColumns::Int,
+            0 => HandleColumns::None,
+            _ if int_handle => {
+                return Err(Error::InvalidDag(
+                    "an index scan has either an int handle or primary columns".into(),
+                ))
+            }
+            // The common handle's columns close the column list, in primary key order.
+            count if count <= scan.columns.len() => HandleColumns::Common(count),
+            count => {
+                return Err(Error::InvalidDag(format!(
+                    "{count} primary columns but only {} columns",
+                    scan.columns.len()
+                )))
+            }
+        };
         Ok(IndexScanExecutor {
             source,
             ranges: RangeCursor::new(ranges, scan.desc(), paging),
             schema,
             column_ids,
-            with_handle,
+            handle,
         })
     }
 
@@ -68,37 +81,75 @@ impl<S: ScanSource> IndexScanExecutor<S> {
         let (_, _, mut datums) = table::decode_index_key(key)?;
         let parts = split_index_value(value)?;
         let restored = parts.restored.map(RowSlice::parse).transpose()?;
-        let indexed = self.schema.len() - usize::from(self.with_handle);
-        let indexed_columns = self
-            .schema
-            .iter()
-            .zip(&self.column_ids)
-            .zip(columns.iter_mut());
-        for ((field_type, column_id), column) in indexed_columns.take(indexed) {
-            let in_key = datum::typed(datum::decode_one(&mut datums)?, field_type)?;
-            let value = match restored.as_ref().and_then(|row| row.search(*column_id)) {
-                Some(ColumnValue::Value(bytes)) => datum::from_row_v2(bytes, field_type)?,
-                Some(ColumnValue::Null) => Datum::Null,
-                None => in_key,
-            };
-            column.push_datum(&value, field_type)?;
-        }
-        if self.with_handle {
-            let handle = match parts.int_handle {
-                Some(handle) => handle,
-                None => match datum::decode_one(&mut datums)? {
-                    Datum::Int(handle) => handle,
-                    Datum::Uint(handle) => handle as i64,
-                    other => {
-                        return Err(Error::InvalidDag(format!(
-                            "index entry without an int handle: {other:?}"
-                        )))
-                    }
+        let indexed = self.schema.len() - self.handle.len();
+        // Takes the next datum of `from`, preferring the restored value of `column_id` (new
+        // collations keep only sort keys in keys).
+        let take = |from: &mut &[u8], index: usize| -> Result<Datum> {
+            let field_type = &self.schema[index];
+            let in_key = datum::typed(datum::decode_one(from)?, field_type)?;
+            Ok(
+                match restored
+                    .as_ref()
+                    .and_then(|row| row.search(self.column_ids[index]))
+                {
+                    Some(ColumnValue::Value(bytes)) => datum::from_row_v2(bytes, field_type)?,
+                    Some(ColumnValue::Null) => Datum::Null,
+                    None => in_key,
                 },
-            };
-            columns[indexed].push_datum(&Datum::Int(handle), &self.schema[indexed])?;
+            )
+        };
+        for (index, column) in columns.iter_mut().enumerate().take(indexed) {
+            let value = take(&mut datums, index)?;
+            column.push_datum(&value, &self.schema[index])?;
+        }
+        match self.handle {
+            HandleColumns::None => {}
+            HandleColumns::Int => {
+                let handle = match parts.int_handle {
+                    Some(handle) => handle,
+                    None => match datum::decode_one(&mut datums)? {
+                        Datum::Int(handle) => handle,
+                        Datum::Uint(handle) => handle as i64,
+                        other => {
+                            return Err(Error::InvalidDag(format!(
+                                "index entry without an int handle: {other:?}"
+                            )))
+                        }
+                    },
+                };
+                columns[indexed].push_datum(&Datum::Int(handle), &self.schema[indexed])?;
+            }
+            HandleColumns::Common(count) => {
+                // A unique index keeps the handle in its value; others append it to the key.
+                let mut handle = parts.common_handle.unwrap_or(datums);
+                for index in indexed..indexed + count {
+                    let value = take(&mut handle, index)?;
+                    columns[index].push_datum(&value, &self.schema[index])?;
+                }
+            }
         }
         Ok(())
+    }
+}
+
+/// Which trailing columns of an index scan come from the row handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HandleColumns {
+    /// None.
+    None,
+    /// The last column is the int handle.
+    Int,
+    /// The last `n` columns are the clustered common handle's primary key columns.
+    Common(usize),
+}
+
+impl HandleColumns {
+    fn len(self) -> usize {
+        match self {
+            HandleColumns::None => 0,
+            HandleColumns::Int => 1,
+            HandleColumns::Common(count) => count,
+        }
     }
 }
 
