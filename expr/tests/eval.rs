@@ -220,6 +220,40 @@ fn decimal_division_and_division_by_zero() {
 }
 
 #[test]
+fn decimal_int_division_truncates_toward_zero() {
+    // MySQL: 7.5 DIV 2 = 3, -7.5 DIV 2 = -3, 1 DIV 0 = NULL with warning 1365,
+    // 1e20 DIV 1 overflows BIGINT (error 1690).
+    let dec = ft(FieldTypeTp::NewDecimal);
+    let schema = [dec.clone(), dec.clone()];
+    let pairs = [("7.5", "2"), ("-7.5", "2"), ("1", "0"), ("100000000000000000000", "1")];
+    let mut a = FixedColumn::with_capacity(pairs.len());
+    let mut b = FixedColumn::with_capacity(pairs.len());
+    for (x, y) in pairs {
+        a.push(Some(x.parse::<Decimal>().unwrap()));
+        b.push(Some(y.parse::<Decimal>().unwrap()));
+    }
+    let columns = [Column::Decimal(a), Column::Decimal(b)];
+    let div = call(
+        Sig::IntDivideDecimal,
+        ft(FieldTypeTp::LongLong),
+        vec![column_ref(0, &dec), column_ref(1, &dec)],
+    );
+    let mut ctx = EvalContext::new(
+        ctx_flag::DIVIDED_BY_ZERO_AS_WARNING | ctx_flag::OVERFLOW_AS_WARNING,
+        0,
+        basalt_chunk::time::Tz::utc(),
+    );
+    let rows = [0, 1, 2, 3];
+    let Column::Int(result) = eval(&div, &schema, &columns, &rows, &mut ctx).unwrap() else {
+        panic!("int")
+    };
+    let got: Vec<_> = (0..4).map(|i| result.get(i)).collect();
+    assert_eq!(got, [Some(3), Some(-3), None, None]);
+    let codes: Vec<u32> = ctx.warnings().iter().map(|w| w.code).collect();
+    assert_eq!(codes, [1365, 1690]);
+}
+
+#[test]
 fn string_comparison_follows_the_collation() {
     let mut general_ci = ft(FieldTypeTp::VarString);
     general_ci.collate = -45;

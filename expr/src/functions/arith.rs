@@ -2,6 +2,7 @@
 //! decimals; division by zero gives NULL and a warning, as in a SELECT.
 
 use basalt_chunk::column::Column;
+use basalt_chunk::decimal::RoundMode;
 use basalt_chunk::Decimal;
 use basalt_proto::tipb::ScalarFuncSig as Sig;
 
@@ -217,6 +218,37 @@ fn decimal_op(
     })
 }
 
+/// `x DIV y` over decimals: the quotient truncated toward zero, as a BIGINT.
+fn int_divide_decimal(
+    ctx: &mut EvalContext,
+    args: &[StackValue<'_>],
+    rows: usize,
+    _: &FnMeta,
+) -> Result<Column> {
+    let (a, b) = (args[0].decimal()?, args[1].decimal()?);
+    collect_int(rows, |i| {
+        let (Some(x), Some(y)) = (a.get(i), b.get(i)) else {
+            return Ok(None);
+        };
+        if y.is_zero() {
+            ctx.handle(Error::DivisionByZero)?;
+            return Ok(None);
+        }
+        let quotient = x
+            .div(&y, Decimal::DIV_FRAC_INCR)
+            .and_then(|q| q.round(0, RoundMode::Truncate))
+            .and_then(|q| q.as_i64());
+        match quotient {
+            Ok(value) => Ok(Some(value)),
+            Err(basalt_chunk::Error::Overflow { .. }) => {
+                ctx.handle(Error::overflow("BIGINT", format!("{x} DIV {y}")))?;
+                Ok(None)
+            }
+            Err(other) => Err(other.into()),
+        }
+    })
+}
+
 fn unary_minus_int(
     ctx: &mut EvalContext,
     args: &[StackValue<'_>],
@@ -273,6 +305,7 @@ pub fn lookup(sig: Sig) -> Option<FnDef> {
         | Sig::IntDivideIntSignedUnsigned => {
             def!(name, two, binary!(int, IntDivide))
         }
+        Sig::IntDivideDecimal => def!(name, two, int_divide_decimal),
         Sig::ModInt
         | Sig::ModIntUnsignedUnsigned
         | Sig::ModIntUnsignedSigned

@@ -526,3 +526,47 @@ fn last_day_and_date_diff() {
     expected.push(None);
     assert_eq!(ints(&got), expected);
 }
+
+#[test]
+fn extract_from_datetime_every_unit() {
+    // Composite units pack their fields as decimal digits, as MySQL's EXTRACT does.
+    let cases = [
+        ("microsecond", 123_456),
+        ("SECOND", 9),
+        ("MINUTE", 7),
+        ("HOUR", 10),
+        ("DAY", 5),
+        ("WEEK", 9),
+        ("MONTH", 3),
+        ("QUARTER", 1),
+        ("YEAR", 2024),
+        ("SECOND_MICROSECOND", 9_123_456),
+        ("MINUTE_MICROSECOND", 709_123_456),
+        ("MINUTE_SECOND", 709),
+        ("HOUR_MICROSECOND", 100_709_123_456),
+        ("HOUR_SECOND", 100_709),
+        ("HOUR_MINUTE", 1007),
+        ("DAY_MICROSECOND", 5_100_709_123_456),
+        ("DAY_SECOND", 5_100_709),
+        ("DAY_MINUTE", 51007),
+        ("DAY_HOUR", 510),
+        ("YEAR_MONTH", 202_403),
+    ];
+    let units: Vec<Option<&str>> = cases.iter().map(|c| Some(c.0)).chain([None]).collect();
+    let times = vec![Some("2024-03-05 10:07:09.123456"); units.len()];
+    let got = eval(
+        Sig::ExtractDatetime,
+        &int_type(),
+        vec![bytes_arg(&units), time_arg(&times)],
+    );
+    let mut expected: Vec<Option<i64>> = cases.iter().map(|c| Some(c.1)).collect();
+    expected.push(None);
+    assert_eq!(ints(&got), expected);
+    let bad = eval_in(
+        &mut lenient(),
+        Sig::ExtractDatetime,
+        &int_type(),
+        vec![bytes_arg(&[Some("FORTNIGHT")]), time_arg(&[Some("2024-03-05")])],
+    );
+    assert!(bad.is_err());
+}
