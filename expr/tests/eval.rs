@@ -225,7 +225,12 @@ fn decimal_int_division_truncates_toward_zero() {
     // 1e20 DIV 1 overflows BIGINT (error 1690).
     let dec = ft(FieldTypeTp::NewDecimal);
     let schema = [dec.clone(), dec.clone()];
-    let pairs = [("7.5", "2"), ("-7.5", "2"), ("1", "0"), ("100000000000000000000", "1")];
+    let pairs = [
+        ("7.5", "2"),
+        ("-7.5", "2"),
+        ("1", "0"),
+        ("100000000000000000000", "1"),
+    ];
     let mut a = FixedColumn::with_capacity(pairs.len());
     let mut b = FixedColumn::with_capacity(pairs.len());
     for (x, y) in pairs {

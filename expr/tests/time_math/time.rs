@@ -566,7 +566,10 @@ fn extract_from_datetime_every_unit() {
         &mut lenient(),
         Sig::ExtractDatetime,
         &int_type(),
-        vec![bytes_arg(&[Some("FORTNIGHT")]), time_arg(&[Some("2024-03-05")])],
+        vec![
+            bytes_arg(&[Some("FORTNIGHT")]),
+            time_arg(&[Some("2024-03-05")]),
+        ],
     );
     assert!(bad.is_err());
 }

@@ -1,0 +1,150 @@
+//! `basalt slt`: runs sqllogictest files against Basalt through the SQL front, labelled `mysql`
+//! for `onlyif`/`skipif`, and counts records (statements and queries), not files. Each file
+//! starts on an empty database: its tables are dropped first.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
+use sqllogictest::{Condition, DBOutput, DefaultColumnType, Record, Runner};
+
+use crate::error::Error;
+use crate::format::cells;
+use crate::session::{Output, Session};
+
+/// The database the runner drives.
+pub struct BasaltDb {
+    session: Session,
+}
+
+fn column_type(data_type: &DataType) -> DefaultColumnType {
+    if data_type.is_integer() {
+        DefaultColumnType::Integer
+    } else if data_type.is_floating() || matches!(data_type, DataType::Decimal128(..)) {
+        DefaultColumnType::FloatingPoint
+    } else {
+        DefaultColumnType::Text
+    }
+}
+
+/// A value as sqllogictest prints it: reals with three decimals, NULL, `(empty)`.
+fn slt_value(cell: Option<String>, data_type: &DataType) -> String {
+    match cell {
+        None => "NULL".to_string(),
+        Some(text) if text.is_empty() => "(empty)".to_string(),
+        Some(text) => {
+            if data_type.is_floating() || matches!(data_type, DataType::Decimal128(..)) {
+                if let Ok(value) = text.parse::<f64>() {
+                    return format!("{value:.3}");
+                }
+            }
+            text
+        }
+    }
+}
+
+#[async_trait]
+impl sqllogictest::AsyncDB for BasaltDb {
+    type Error = Error;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, Error> {
+        match self.session.execute(sql).await? {
+            Output::Rows { schema, batches } => {
+                let types: Vec<DataType> = schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.data_type().clone())
+                    .collect();
+                let rows = cells(&batches)?
+                    .into_iter()
+                    .map(|row| {
+                        row.into_iter()
+                            .zip(&types)
+                            .map(|(cell, ty)| slt_value(cell, ty))
+                            .collect()
+                    })
+                    .collect();
+                Ok(DBOutput::Rows {
+                    types: types.iter().map(column_type).collect(),
+                    rows,
+                })
+            }
+            Output::Affected(rows) => Ok(DBOutput::StatementComplete(rows)),
+            Output::Done => Ok(DBOutput::StatementComplete(0)),
+        }
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "basalt"
+    }
+
+    async fn sleep(duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// The label this runner answers to in `onlyif` / `skipif`.
+const LABEL: &str = "mysql";
+
+fn skipped(conditions: &[Condition]) -> bool {
+    conditions.iter().any(|c| match c {
+        Condition::OnlyIf { label } => label != LABEL,
+        Condition::SkipIf { label } => label == LABEL,
+    })
+}
+
+/// Pass and fail counts of one file.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FileResult {
+    /// Records that passed.
+    pub passed: usize,
+    /// Records that failed.
+    pub failed: usize,
+}
+
+/// Runs one file on a fresh database; failures are printed (up to `show` of them).
+pub async fn run_file(session: &Session, path: &Path, show: usize) -> Result<FileResult, Error> {
+    for table in session.catalog().tables().await? {
+        session
+            .execute(&format!("DROP TABLE `{}`", table.name))
+            .await?;
+    }
+    let records = sqllogictest::parse_file::<DefaultColumnType>(path)
+        .map_err(|e| Error::Syntax(format!("{}: {e}", path.display())))?;
+    let db = BasaltDb {
+        session: session.clone(),
+    };
+    let mut db = Some(db);
+    let mut runner = Runner::new(move || {
+        let db = db.take();
+        async move { db.ok_or_else(|| Error::Unsupported("a second connection".into())) }
+    });
+    runner.add_label(LABEL);
+    let mut result = FileResult::default();
+    for record in records {
+        let counted = match &record {
+            Record::Statement { conditions, .. } | Record::Query { conditions, .. } => {
+                !skipped(conditions)
+            }
+            Record::Halt { .. } => break,
+            _ => false,
+        };
+        let outcome = runner.run_async(record).await;
+        if !counted {
+            continue;
+        }
+        match outcome {
+            Ok(_) => result.passed += 1,
+            Err(err) => {
+                if result.failed < show {
+                    eprintln!("{}: {err}", path.display());
+                }
+                result.failed += 1;
+            }
+        }
+    }
+    Ok(result)
+}
