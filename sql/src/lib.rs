@@ -25,6 +25,7 @@ pub mod rows;
 pub mod session;
 pub mod slt;
 pub mod tpch;
+pub mod tpch_check;
 pub mod types;
 
 pub use error::{Error, Result};

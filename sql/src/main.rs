@@ -5,6 +5,8 @@
 //! - `basalt load tpch --sf N`: generate and load TPC-H;
 //! - `basalt playground`: start a single node with embedded PD, load TPC-H, show a few queries
 //!   with EXPLAIN ANALYZE, and keep serving until Ctrl-C;
+//! - `basalt tpch-check [--dir sql-tests/tpch]`: run the 22 TPC-H queries and compare with
+//!   DuckDB's answers;
 //! - `basalt slt FILE...`: run sqllogictest files, ending with `N passed, M failed`.
 
 use std::io::{BufRead, BufReader, Write};
@@ -13,7 +15,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use basalt_sql::format::{render, Format};
-use basalt_sql::{slt, tpch, Output, Session};
+use basalt_sql::{slt, tpch, tpch_check, Output, Session};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -50,6 +52,12 @@ enum Commands {
         /// TPC-H scale factor to load.
         #[arg(long, default_value = "0.01")]
         sf: f64,
+    },
+    /// Run the TPC-H queries of DIR/queries and compare with DIR/answers (load TPC-H first).
+    TpchCheck {
+        /// The directory holding `queries/qNN.sql` and `answers/qNN.csv`.
+        #[arg(long, default_value = "sql-tests/tpch")]
+        dir: PathBuf,
     },
     /// Run sqllogictest files.
     Slt {
@@ -231,9 +239,32 @@ async fn playground(data_dir: Option<PathBuf>, sf: f64) -> Result<(), String> {
     result
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    // DataFusion plans recursively; give every thread room for deep queries.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("ERROR: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match tokio::spawn(run_cli(cli)).await {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!("ERROR: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn run_cli(cli: Cli) -> ExitCode {
     let outcome: Result<(), String> = match cli.command {
         Commands::Playground { data_dir, sf } => playground(data_dir, sf).await,
         command => {
@@ -286,6 +317,24 @@ async fn run(session: &Session, command: Commands) -> Result<(), String> {
                 "loaded {total} rows in {secs:.1} s ({:.0} rows/s)",
                 total as f64 / secs.max(1e-3)
             );
+            Ok(())
+        }
+        Commands::TpchCheck { dir } => {
+            let outcomes = tpch_check::check(session, &dir)
+                .await
+                .map_err(|e| e.to_string())?;
+            let failed = outcomes.iter().filter(|o| !o.passed).count();
+            for outcome in &outcomes {
+                let verdict = if outcome.passed { "ok" } else { "FAILED" };
+                println!(
+                    "{}: {verdict} ({} ms) {}",
+                    outcome.name, outcome.millis, outcome.detail
+                );
+            }
+            println!("{} passed, {failed} failed", outcomes.len() - failed);
+            if failed > 0 {
+                return Err(format!("{failed} TPC-H queries differ from the answers"));
+            }
             Ok(())
         }
         Commands::Slt { files, show } => {

@@ -28,6 +28,7 @@ use crate::explain::explain_table;
 use crate::provider::BasaltTable;
 
 /// What a statement produced.
+#[derive(Debug)]
 pub enum Output {
     /// A result set.
     Rows {

@@ -33,7 +33,7 @@ pub const TABLES: [(&str, &str, f64); 8] = [
 const BATCH_ROWS: usize = 4096;
 
 /// The dbgen text rows of a table.
-fn rows(table: &str, sf: f64) -> Box<dyn Iterator<Item = String>> {
+fn rows(table: &str, sf: f64) -> Box<dyn Iterator<Item = String> + Send> {
     match table {
         "region" => Box::new(RegionGenerator::new(sf, 1, 1).iter().map(|r| r.to_string())),
         "nation" => Box::new(NationGenerator::new(sf, 1, 1).iter().map(|r| r.to_string())),

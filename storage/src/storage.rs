@@ -154,7 +154,8 @@ impl<E: Engine> Storage<E> {
         let encoded = Key::from_raw(&key);
         if !ctx.read_committed {
             self.manager.update_max_ts(ts);
-            self.manager.check_key(&encoded, ts, &ctx.skipped_memory_locks())?;
+            self.manager
+                .check_key(&encoded, ts, &ctx.skipped_memory_locks())?;
         }
         let snapshot = self.engine.async_snapshot(ctx).await?;
         let ctx = ctx.clone();
@@ -269,8 +270,12 @@ impl<E: Engine> Storage<E> {
             for (start, end) in ranges {
                 let lower = Key::from_raw(start);
                 let upper = (!end.is_empty()).then(|| Key::from_raw(end));
-                self.manager
-                    .check_range(&lower, upper.as_ref(), start_ts, &ctx.skipped_memory_locks())?;
+                self.manager.check_range(
+                    &lower,
+                    upper.as_ref(),
+                    start_ts,
+                    &ctx.skipped_memory_locks(),
+                )?;
             }
         }
         self.engine.async_snapshot(ctx).await
