@@ -207,6 +207,15 @@ impl Catalog {
         }
     }
 
+    /// Replaces a table's definition (after ALTER or CREATE INDEX).
+    pub async fn update(&self, table: &TableInfo) -> Result<()> {
+        let value = serde_json::to_vec(table).map_err(|e| Error::Catalog(e.to_string()))?;
+        let mut txn = self.cluster.begin().await?;
+        txn.put(table_key(&table.name), value);
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Removes a table's definition and counters (its data is removed by the caller).
     pub async fn drop(&self, table: &TableInfo) -> Result<()> {
         let mut txn = self.cluster.begin().await?;

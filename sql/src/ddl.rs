@@ -17,7 +17,8 @@ pub fn object_name(name: &ObjectName) -> String {
         .unwrap_or_else(|| name.to_string().to_ascii_lowercase())
 }
 
-fn index_column_name(column: &IndexColumn) -> Result<String> {
+/// The column an index part names.
+pub fn index_column_name(column: &IndexColumn) -> Result<String> {
     match &column.column.expr {
         SqlExpr::Identifier(ident) => Ok(ident.value.clone()),
         other => Err(Error::Unsupported(format!("index on expression {other}"))),

@@ -3,6 +3,8 @@
 //! unique index entry) is written with the `Insert` operation, so a duplicate fails the whole
 //! transaction and nothing of it is written.
 
+use std::collections::HashSet;
+
 use basalt_chunk::codec::datum::Datum;
 use basalt_chunk::codec::table;
 use basalt_client::{Cluster, Error as ClientError, Transaction};
@@ -26,6 +28,8 @@ pub struct RowWriter<'a> {
     /// Values of columns the batches do not give.
     defaults: Vec<Datum>,
     txn: Option<Transaction>,
+    /// Keys the open transaction must create, to catch duplicates within it.
+    new_keys: HashSet<Vec<u8>>,
     /// Commit after this many rows (loads); `None`: one transaction for everything.
     rows_per_txn: Option<usize>,
     pending: usize,
@@ -50,6 +54,7 @@ impl<'a> RowWriter<'a> {
             targets,
             defaults,
             txn: None,
+            new_keys: HashSet::new(),
             rows_per_txn,
             pending: 0,
             written: 0,
@@ -125,9 +130,15 @@ impl<'a> RowWriter<'a> {
             let handle = handle_of(self.table, &datums, row_id)?;
             let encoded = encode_row(self.table, &datums, &handle)?;
             let txn = self.txn.as_mut().expect("a transaction was begun above");
+            if !self.new_keys.insert(encoded.key.clone()) {
+                return Err(Error::DuplicateKey(key_name(self.table, &encoded.key)));
+            }
             txn.insert(encoded.key, encoded.value);
             for (key, value, unique) in encoded.indexes {
                 if unique {
+                    if !self.new_keys.insert(key.clone()) {
+                        return Err(Error::DuplicateKey(key_name(self.table, &key)));
+                    }
                     txn.insert(key, value);
                 } else {
                     txn.put(key, value);
@@ -142,6 +153,7 @@ impl<'a> RowWriter<'a> {
     }
 
     async fn commit_pending(&mut self) -> Result<()> {
+        self.new_keys.clear();
         if let Some(txn) = self.txn.take() {
             match txn.commit().await {
                 Ok(_) => {}
@@ -172,7 +184,7 @@ impl<'a> RowWriter<'a> {
 }
 
 /// The MySQL name of the key a duplicate was found on: `PRIMARY` or the index name.
-fn key_name(table: &TableInfo, key: &[u8]) -> String {
+pub fn key_name(table: &TableInfo, key: &[u8]) -> String {
     let index = table::decode_index_key(key)
         .ok()
         .and_then(|(_, index_id, _)| table.indexes.iter().find(|i| i.id == index_id));

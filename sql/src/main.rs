@@ -104,6 +104,17 @@ fn print_output(output: Output, format: Format, started: Instant) -> basalt_sql:
     Ok(())
 }
 
+/// Runs the statements of `sql` one by one, printing each result as it completes; stops at
+/// the first error.
+async fn run_statements(session: &Session, sql: &str, format: Format) -> basalt_sql::Result<()> {
+    for statement in basalt_sql::session::parse(sql)? {
+        let started = Instant::now();
+        let output = session.execute_statement(statement).await?;
+        print_output(output, format, started)?;
+    }
+    Ok(())
+}
+
 async fn shell(session: &Session, format: Format) -> basalt_sql::Result<()> {
     let mut editor = rustyline::DefaultEditor::new()
         .map_err(|e| basalt_sql::Error::InvalidValue(format!("terminal: {e}")))?;
@@ -130,14 +141,8 @@ async fn shell(session: &Session, format: Format) -> basalt_sql::Result<()> {
                     continue;
                 }
                 let _ = editor.add_history_entry(buffer.trim());
-                let started = Instant::now();
-                match session.execute_all(&buffer).await {
-                    Ok(outputs) => {
-                        for output in outputs {
-                            print_output(output, format, started)?;
-                        }
-                    }
-                    Err(err) => eprintln!("ERROR: {err}"),
+                if let Err(err) = run_statements(session, &buffer, format).await {
+                    eprintln!("ERROR: {err}");
                 }
                 buffer.clear();
             }
@@ -292,14 +297,9 @@ async fn run(session: &Session, command: Commands) -> Result<(), String> {
         Commands::Sql {
             execute: Some(sql),
             format,
-        } => {
-            let started = Instant::now();
-            let outputs = session.execute_all(&sql).await.map_err(|e| e.to_string())?;
-            for output in outputs {
-                print_output(output, format, started).map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        }
+        } => run_statements(session, &sql, format)
+            .await
+            .map_err(|e| e.to_string()),
         Commands::Sql {
             execute: None,
             format,

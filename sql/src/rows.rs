@@ -10,7 +10,7 @@ use basalt_chunk::codec::row_v2;
 use basalt_chunk::codec::table::{self, Handle};
 use basalt_chunk::decimal::RoundMode;
 
-use crate::catalog::{PrimaryKey, TableInfo};
+use crate::catalog::{IndexInfo, PrimaryKey, TableInfo};
 use crate::error::{Error, Result};
 use crate::types::SqlType;
 
@@ -125,42 +125,73 @@ pub fn encode_row(table: &TableInfo, datums: &[Datum], handle: &Handle) -> Resul
         .map(|(id, value)| (*id, value.as_deref()))
         .collect();
     let value = row_v2::encode_row(&refs)?;
-    let mut indexes = Vec::with_capacity(table.indexes.len());
-    for index in &table.indexes {
-        let mut key_datums = Vec::new();
-        let mut has_null = false;
-        for &offset in &index.columns {
-            has_null |= datums[offset] == Datum::Null;
-            datum::encode_key(&mut key_datums, &datums[offset])?;
-        }
-        let distinct = index.unique && !has_null;
-        if distinct {
-            let value = match handle {
-                Handle::Int(h) => h.to_be_bytes().to_vec(),
-                Handle::Common(bytes) => common_handle_value(bytes)?,
-            };
-            indexes.push((
-                table::encode_index_key(table.id, index.id, &key_datums),
-                value,
-                true,
-            ));
-        } else {
-            match handle {
-                Handle::Int(h) => datum::encode_key(&mut key_datums, &Datum::Int(*h))?,
-                Handle::Common(bytes) => key_datums.extend_from_slice(bytes),
-            }
-            indexes.push((
-                table::encode_index_key(table.id, index.id, &key_datums),
-                b"0".to_vec(),
-                false,
-            ));
-        }
-    }
+    let indexes = table
+        .indexes
+        .iter()
+        .map(|index| index_entry(table, index, datums, handle))
+        .collect::<Result<Vec<_>>>()?;
     Ok(EncodedRow {
         key: record_key(table, handle),
         value,
         indexes,
     })
+}
+
+/// The entry of `index` for a row: (key, value, whether the key must not exist yet).
+pub fn index_entry(
+    table: &TableInfo,
+    index: &IndexInfo,
+    datums: &[Datum],
+    handle: &Handle,
+) -> Result<(Vec<u8>, Vec<u8>, bool)> {
+    let mut key_datums = Vec::new();
+    let mut has_null = false;
+    for &offset in &index.columns {
+        has_null |= datums[offset] == Datum::Null;
+        datum::encode_key(&mut key_datums, &datums[offset])?;
+    }
+    if index.unique && !has_null {
+        let value = match handle {
+            Handle::Int(h) => h.to_be_bytes().to_vec(),
+            Handle::Common(bytes) => common_handle_value(bytes)?,
+        };
+        return Ok((
+            table::encode_index_key(table.id, index.id, &key_datums),
+            value,
+            true,
+        ));
+    }
+    match handle {
+        Handle::Int(h) => datum::encode_key(&mut key_datums, &Datum::Int(*h))?,
+        Handle::Common(bytes) => key_datums.extend_from_slice(bytes),
+    }
+    Ok((
+        table::encode_index_key(table.id, index.id, &key_datums),
+        b"0".to_vec(),
+        false,
+    ))
+}
+
+/// Decodes a stored row (record key and row v2 value) into its handle and one datum per
+/// column.
+pub fn decode_row(table: &TableInfo, key: &[u8], value: &[u8]) -> Result<(Handle, Vec<Datum>)> {
+    let common = matches!(table.primary, PrimaryKey::Common(_));
+    let (_, handle) = table::decode_row_key(key, common)?;
+    let row = row_v2::RowSlice::parse(value)?;
+    let mut datums = Vec::with_capacity(table.columns.len());
+    for (offset, column) in table.columns.iter().enumerate() {
+        let datum = match (&table.primary, &handle) {
+            (PrimaryKey::IntHandle(pk), Handle::Int(h)) if *pk == offset => Datum::Int(*h),
+            _ => match row.search(column.id) {
+                Some(row_v2::ColumnValue::Value(bytes)) => {
+                    datum::from_row_v2(bytes, &table.field_type(offset))?
+                }
+                _ => Datum::Null,
+            },
+        };
+        datums.push(datum);
+    }
+    Ok((handle, datums))
 }
 
 /// A unique index value of a clustered table: version 1 layout with the common handle.
@@ -176,7 +207,7 @@ fn common_handle_value(handle: &[u8]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{ColumnInfo, IndexInfo};
+    use crate::catalog::ColumnInfo;
     use basalt_chunk::codec::index::split_index_value;
 
     fn table(primary: PrimaryKey) -> TableInfo {

@@ -2,6 +2,7 @@
 //! here against the catalog and transactions; queries are planned by DataFusion over Basalt
 //! tables, whose scans push work down to the coprocessor.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use basalt_chunk::codec::datum::Datum;
@@ -14,18 +15,21 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::{collect, execute_stream, ExecutionPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{ObjectType, Statement, TableObject};
+use datafusion::sql::sqlparser::ast::{
+    Expr as SqlExpr, Ident, ObjectType, Query, SelectItem, SetExpr, Statement, TableObject,
+};
 use datafusion::sql::sqlparser::dialect::MySqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use futures::StreamExt;
 
 use crate::aggregate::PushDownAggregate;
-use crate::catalog::{Catalog, TableInfo};
-use crate::ddl::{build_table, object_name};
+use crate::catalog::{Catalog, IndexInfo, TableInfo};
+use crate::ddl::{build_table, index_column_name, object_name};
 use crate::dml::{default_datum, RowWriter};
 use crate::error::{Error, Result};
 use crate::explain::explain_table;
 use crate::provider::BasaltTable;
+use crate::rows::{decode_row, index_entry};
 
 /// What a statement produced.
 #[derive(Debug)]
@@ -111,6 +115,11 @@ impl Session {
         Ok(outputs)
     }
 
+    /// Runs one parsed statement.
+    pub async fn execute_statement(&self, statement: Statement) -> Result<Output> {
+        self.run(statement).await
+    }
+
     /// Runs one statement (the last output if `sql` holds several).
     pub async fn execute(&self, sql: &str) -> Result<Output> {
         let mut outputs = self.execute_all(sql).await?;
@@ -122,8 +131,11 @@ impl Session {
     /// Plans a query into a physical plan.
     pub async fn plan_query(
         &self,
-        statement: Statement,
+        mut statement: Statement,
     ) -> Result<(SessionContext, Arc<dyn ExecutionPlan>)> {
+        if let Statement::Query(query) = &mut statement {
+            name_columns_uniquely(query);
+        }
         let ctx = self.context().await?;
         let state = ctx.state();
         let logical = state
@@ -209,6 +221,31 @@ impl Session {
                     .insert(&table, targets, Statement::Query(source), None)
                     .await?;
                 Ok(Output::Affected(rows))
+            }
+            Statement::CreateIndex(create) => {
+                let table = self.catalog.table(&object_name(&create.table_name)).await?;
+                let name = create
+                    .name
+                    .as_ref()
+                    .map(object_name)
+                    .unwrap_or_else(|| format!("idx_{}", table.indexes.len() + 1));
+                if table
+                    .indexes
+                    .iter()
+                    .any(|i| i.name.eq_ignore_ascii_case(&name))
+                {
+                    if create.if_not_exists {
+                        return Ok(Output::Done);
+                    }
+                    return Err(Error::InvalidValue(format!("Duplicate key name '{name}'")));
+                }
+                let mut columns = Vec::with_capacity(create.columns.len());
+                for column in &create.columns {
+                    columns.push(table.column_offset(&index_column_name(column)?)?);
+                }
+                self.create_index(table, name, columns, create.unique)
+                    .await?;
+                Ok(Output::Done)
             }
             Statement::ShowTables { .. } => {
                 let names: Vec<String> = self
@@ -302,6 +339,64 @@ impl Session {
         writer.finish().await
     }
 
+    /// Adds an index: writes the entries of every existing row (unique ones must be new, so a
+    /// duplicate fails the statement before the definition changes), then the definition.
+    /// Rows written by other sessions while it runs are not indexed.
+    async fn create_index(
+        &self,
+        mut table: TableInfo,
+        name: String,
+        columns: Vec<usize>,
+        unique: bool,
+    ) -> Result<()> {
+        let id = table.indexes.iter().map(|i| i.id).max().unwrap_or(0) + 1;
+        let index = IndexInfo {
+            id,
+            name,
+            columns,
+            unique,
+        };
+        let (start, end) = basalt_chunk::codec::table::record_range(table.id);
+        let ts = self.cluster.timestamp().await?;
+        let snapshot = self.cluster.snapshot(ts);
+        let mut txn = self.cluster.begin().await?;
+        let mut new_keys = HashSet::new();
+        let mut lower = start;
+        loop {
+            let page = snapshot.scan(&lower, &end, 1024).await?;
+            let Some((last, _)) = page.last() else { break };
+            lower = last.clone();
+            lower.push(0);
+            for (key, value) in &page {
+                let (handle, datums) = decode_row(&table, key, value)?;
+                let (key, value, must_be_new) = index_entry(&table, &index, &datums, &handle)?;
+                if must_be_new {
+                    if !new_keys.insert(key.clone()) {
+                        return Err(Error::DuplicateKey(format!(
+                            "{}.{}",
+                            table.name, index.name
+                        )));
+                    }
+                    txn.insert(key, value);
+                } else {
+                    txn.put(key, value);
+                }
+            }
+        }
+        match txn.commit().await {
+            Ok(_) => {}
+            Err(basalt_client::Error::AlreadyExists(_)) => {
+                return Err(Error::DuplicateKey(format!(
+                    "{}.{}",
+                    table.name, index.name
+                )))
+            }
+            Err(other) => return Err(other.into()),
+        }
+        table.indexes.push(index);
+        self.catalog.update(&table).await
+    }
+
     /// Removes a table's rows, index entries and definition.
     async fn drop_table(&self, table: &TableInfo) -> Result<()> {
         self.catalog.drop(table).await?;
@@ -319,6 +414,40 @@ impl Session {
                 txn.delete(key);
             }
             txn.commit().await?;
+        }
+    }
+}
+
+/// Names result columns as MySQL does, by the expression's text (`a + 1`, `COUNT(*)`), and
+/// keeps the names distinct, as DataFusion requires: a repeated name gets `_2`, `_3`, ….
+fn name_columns_uniquely(query: &mut Query) {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for item in &mut select.projection {
+        let (name, expr) = match item {
+            SelectItem::UnnamedExpr(expr) => (expr.to_string(), Some(expr.clone())),
+            SelectItem::ExprWithAlias { alias, .. } => (alias.value.clone(), None),
+            _ => continue,
+        };
+        let count = seen.entry(name.to_ascii_lowercase()).or_insert(0);
+        *count += 1;
+        let Some(expr) = expr else { continue };
+        let plain = matches!(
+            expr,
+            SqlExpr::Identifier(_) | SqlExpr::CompoundIdentifier(_)
+        );
+        if *count > 1 {
+            *item = SelectItem::ExprWithAlias {
+                expr,
+                alias: Ident::with_quote('`', format!("{name}_{count}")),
+            };
+        } else if !plain {
+            *item = SelectItem::ExprWithAlias {
+                expr,
+                alias: Ident::with_quote('`', name),
+            };
         }
     }
 }
