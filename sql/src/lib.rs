@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod convert;
 pub mod dag;
 pub mod ddl;
+pub mod dialect;
 pub mod dml;
 pub mod error;
 pub mod explain;

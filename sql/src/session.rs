@@ -2,7 +2,7 @@
 //! here against the catalog and transactions; queries are planned by DataFusion over Basalt
 //! tables, whose scans push work down to the coprocessor.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use basalt_chunk::codec::datum::Datum;
@@ -15,11 +15,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::{collect, execute_stream, ExecutionPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{
-    Expr as SqlExpr, Ident, ObjectType, Query, SelectItem, SetExpr, Statement, TableObject,
-};
-use datafusion::sql::sqlparser::dialect::MySqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::ast::{ObjectType, Statement, TableObject};
 use futures::StreamExt;
 
 use crate::aggregate::PushDownAggregate;
@@ -49,7 +45,7 @@ pub enum Output {
 
 /// Parses `sql` into statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
-    Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| Error::Syntax(e.to_string()))
+    crate::dialect::parse(sql).map_err(|e| Error::Syntax(e.to_string()))
 }
 
 /// A connection to a Basalt cluster that runs SQL.
@@ -133,9 +129,7 @@ impl Session {
         &self,
         mut statement: Statement,
     ) -> Result<(SessionContext, Arc<dyn ExecutionPlan>)> {
-        if let Statement::Query(query) = &mut statement {
-            name_columns_uniquely(query);
-        }
+        crate::dialect::rewrite(&mut statement);
         let ctx = self.context().await?;
         let state = ctx.state();
         let logical = state
@@ -414,40 +408,6 @@ impl Session {
                 txn.delete(key);
             }
             txn.commit().await?;
-        }
-    }
-}
-
-/// Names result columns as MySQL does, by the expression's text (`a + 1`, `COUNT(*)`), and
-/// keeps the names distinct, as DataFusion requires: a repeated name gets `_2`, `_3`, ….
-fn name_columns_uniquely(query: &mut Query) {
-    let SetExpr::Select(select) = query.body.as_mut() else {
-        return;
-    };
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for item in &mut select.projection {
-        let (name, expr) = match item {
-            SelectItem::UnnamedExpr(expr) => (expr.to_string(), Some(expr.clone())),
-            SelectItem::ExprWithAlias { alias, .. } => (alias.value.clone(), None),
-            _ => continue,
-        };
-        let count = seen.entry(name.to_ascii_lowercase()).or_insert(0);
-        *count += 1;
-        let Some(expr) = expr else { continue };
-        let plain = matches!(
-            expr,
-            SqlExpr::Identifier(_) | SqlExpr::CompoundIdentifier(_)
-        );
-        if *count > 1 {
-            *item = SelectItem::ExprWithAlias {
-                expr,
-                alias: Ident::with_quote('`', format!("{name}_{count}")),
-            };
-        } else if !plain {
-            *item = SelectItem::ExprWithAlias {
-                expr,
-                alias: Ident::with_quote('`', name),
-            };
         }
     }
 }
