@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The two commands a newcomer needs:
-#   ./basalt.sh run    start a single-node Basalt (KV on 127.0.0.1:20160, embedded PD on 127.0.0.1:2379)
-#   ./basalt.sh test   run every test (fmt, clippy, unit and process tests, tikv-client's suites)
-# Extra arguments after `run` go to basalt-server (try `./basalt.sh run --help`).
+#   ./basalt.sh run    the playground: a single-node Basalt (KV on 127.0.0.1:20160, embedded PD
+#                      on 127.0.0.1:2379) loaded with TPC-H, sample queries with EXPLAIN
+#                      ANALYZE, then serving until Ctrl-C
+#   ./basalt.sh test   run every test (fmt, clippy, unit and process tests, tikv-client's
+#                      suites, the SQL front's TPC-H and sqllogictest runs)
+# Extra arguments after `run` go to `basalt playground` (try `./basalt.sh run --help`).
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/prereqs.sh
 case "${1:-}" in
     run)
         shift
-        exec cargo run --release --bin basalt-server -- "$@"
+        cargo build --release --bin basalt-server --bin basalt
+        exec "${CARGO_TARGET_DIR:-target}/release/basalt" playground "$@"
         ;;
     test)
         shift
@@ -20,7 +24,7 @@ case "${1:-}" in
         cargo fmt "${compat[@]}" -- --check
         cargo clippy --workspace --all-targets --quiet -- -D warnings
         cargo clippy "${compat[@]}" --all-targets --quiet -- -D warnings
-        cargo build --quiet -p basalt-server --bin basalt-server
+        cargo build --quiet -p basalt-server --bin basalt-server -p basalt-sql --bin basalt
         log="$(mktemp)"
         status=0
         set +e
@@ -32,11 +36,15 @@ case "${1:-}" in
         [ "${PIPESTATUS[0]}" = 0 ] || status=1
         compat/run-tikv-client-suite.sh 2>&1 | tee -a "$log"
         [ "${PIPESTATUS[0]}" = 0 ] || status=1
+        # The SQL front against a server process: TPC-H 22 and sqllogictest.
+        sql-tests/run.sh 2>&1 | tee "$log.sql"
+        [ "${PIPESTATUS[0]}" = 0 ] || status=1
         set -e
         # One closing line with the totals over every test binary.
         awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
              END { printf "basalt: %d passed, %d failed\n", p, f }' "$log"
-        rm -f "$log"
+        grep -E '^(sql-tests/slt/|/).*: [0-9]+ passed|^[0-9]+ passed, [0-9]+ failed' "$log.sql" | sed 's/^/sql-tests: /' || true
+        rm -f "$log" "$log.sql"
         exit "$status"
         ;;
     *)

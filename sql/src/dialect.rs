@@ -4,6 +4,7 @@
 //! - `CAST(x AS SIGNED [INTEGER])` / `UNSIGNED` become `BIGINT` / `BIGINT UNSIGNED`;
 //! - `a DIV b` is integer division truncated toward zero, NULL when `b` is 0;
 //! - `a / b` and `a % b` are NULL when `b` is 0 (MySQL warns; DataFusion would fail);
+//! - `NULLIF(a, b)` keeps the type of `a`;
 //! - result columns are named by their SQL text and kept distinct, as DataFusion requires.
 //!
 //! Not rewritten (known differences): `/` of two integers stays integer division (MySQL gives
@@ -13,8 +14,8 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, DataType, Expr, Ident, Query, SelectItem, SetExpr, Statement, VisitMut,
-    VisitorMut,
+    BinaryOperator, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query,
+    SelectItem, SetExpr, Statement, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::{Dialect, MySqlDialect, Precedence};
 use datafusion::sql::sqlparser::keywords::Keyword;
@@ -131,6 +132,22 @@ impl VisitorMut for MySqlCompat {
                 };
                 if let Some(replacement) = replacement {
                     *data_type = replacement;
+                }
+            }
+            // MySQL's NULLIF has the type of its first argument; DataFusion's would be the
+            // common type of both (NULLIF(1, 2.5) would print 1.0).
+            Expr::Function(function)
+                if function.name.to_string().eq_ignore_ascii_case("nullif") =>
+            {
+                if let FunctionArguments::List(list) = &function.args {
+                    if let [FunctionArg::Unnamed(FunctionArgExpr::Expr(a)), FunctionArg::Unnamed(FunctionArgExpr::Expr(b))] =
+                        list.args.as_slice()
+                    {
+                        let text = format!("CASE WHEN ({a}) = ({b}) THEN NULL ELSE ({a}) END");
+                        if let Some(rewritten) = parse_expr(&text) {
+                            *expr = Expr::Nested(Box::new(rewritten));
+                        }
+                    }
                 }
             }
             Expr::BinaryOp { left, op, right } => {
