@@ -20,6 +20,7 @@ pub mod dml;
 pub mod error;
 pub mod explain;
 pub mod format;
+pub mod mutate;
 pub mod provider;
 pub mod pushdown;
 pub mod rows;

@@ -15,7 +15,9 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::{collect, execute_stream, ExecutionPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{ObjectType, Statement, TableObject};
+use datafusion::sql::sqlparser::ast::{
+    AssignmentTarget, FromTable, ObjectType, Statement, TableFactor, TableObject, TableWithJoins,
+};
 use futures::StreamExt;
 
 use crate::aggregate::PushDownAggregate;
@@ -24,6 +26,7 @@ use crate::ddl::{build_table, index_column_name, object_name};
 use crate::dml::{default_datum, RowWriter};
 use crate::error::{Error, Result};
 use crate::explain::explain_table;
+use crate::mutate;
 use crate::provider::BasaltTable;
 use crate::rows::{decode_row, index_entry};
 
@@ -41,6 +44,14 @@ pub enum Output {
     Affected(u64),
     /// A statement without rows (DDL).
     Done,
+}
+
+/// The one table a single-table UPDATE or DELETE names.
+fn single_table(table: &TableWithJoins) -> Result<String> {
+    match &table.relation {
+        TableFactor::Table { name, .. } if table.joins.is_empty() => Ok(object_name(name)),
+        _ => Err(Error::Unsupported("UPDATE/DELETE of joined tables".into())),
+    }
 }
 
 /// Parses `sql` into statements.
@@ -79,8 +90,8 @@ impl Session {
         &self.catalog
     }
 
-    /// A DataFusion context with every table registered.
-    pub async fn context(&self) -> Result<SessionContext> {
+    /// A DataFusion context configured for MySQL, without tables.
+    pub fn bare_context(&self) -> SessionContext {
         let config = SessionConfig::new()
             .with_target_partitions(2)
             .set_str("datafusion.sql_parser.dialect", "mysql")
@@ -90,7 +101,12 @@ impl Session {
             .with_default_features()
             .with_optimizer_rule(Arc::new(PushDownAggregate))
             .build();
-        let ctx = SessionContext::new_with_state(state);
+        SessionContext::new_with_state(state)
+    }
+
+    /// A DataFusion context with every table registered.
+    pub async fn context(&self) -> Result<SessionContext> {
+        let ctx = self.bare_context();
         for table in self.catalog.tables().await? {
             let rows = self.catalog.row_count(table.id).await?;
             let name = table.name.clone();
@@ -240,6 +256,39 @@ impl Session {
                 self.create_index(table, name, columns, create.unique)
                     .await?;
                 Ok(Output::Done)
+            }
+            Statement::Delete(delete) => {
+                let tables = match &delete.from {
+                    FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+                };
+                let [only] = tables.as_slice() else {
+                    return Err(Error::Unsupported("DELETE from several tables".into()));
+                };
+                if delete.limit.is_some() || !delete.order_by.is_empty() || delete.using.is_some() {
+                    return Err(Error::Unsupported(
+                        "DELETE with ORDER BY, LIMIT or USING".into(),
+                    ));
+                }
+                let table = self.catalog.table(&single_table(only)?).await?;
+                let rows = mutate::delete(self, &table, delete.selection.as_ref()).await?;
+                Ok(Output::Affected(rows))
+            }
+            Statement::Update(update) => {
+                if update.from.is_some() {
+                    return Err(Error::Unsupported("UPDATE ... FROM".into()));
+                }
+                let table = self.catalog.table(&single_table(&update.table)?).await?;
+                let mut assignments = Vec::with_capacity(update.assignments.len());
+                for assignment in &update.assignments {
+                    let AssignmentTarget::ColumnName(name) = &assignment.target else {
+                        return Err(Error::Unsupported("UPDATE of a column tuple".into()));
+                    };
+                    let offset = table.column_offset(&object_name(name))?;
+                    assignments.push((offset, assignment.value.clone()));
+                }
+                let rows =
+                    mutate::update(self, &table, &assignments, update.selection.as_ref()).await?;
+                Ok(Output::Affected(rows))
             }
             Statement::ShowTables { .. } => {
                 let names: Vec<String> = self

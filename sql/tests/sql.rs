@@ -270,3 +270,85 @@ async fn insert_select_async() {
     }
     assert_eq!(total, 5000);
 }
+
+#[test]
+fn update_and_delete_keep_rows_and_indexes_consistent() {
+    run(update_and_delete_async());
+}
+
+async fn update_and_delete_async() {
+    let server = ServerProcess::start();
+    let s = session(&server).await;
+    s.execute(
+        "CREATE TABLE acct (id INT PRIMARY KEY, owner VARCHAR(10) NOT NULL, balance DECIMAL(8,2), \
+         UNIQUE KEY uowner (owner), KEY kbal (balance))",
+    )
+    .await
+    .unwrap();
+    s.execute("INSERT INTO acct VALUES (1,'ann',10.00),(2,'bob',20.00),(3,'cid',NULL)")
+        .await
+        .unwrap();
+    let out = s
+        .execute("UPDATE acct SET balance = balance + 5 WHERE balance IS NOT NULL")
+        .await
+        .unwrap();
+    assert!(matches!(out, Output::Affected(2)), "{out:?}");
+    // Moving a row to a new primary key rewrites its record and index entries.
+    s.execute("UPDATE acct SET id = 30, owner = 'cyd' WHERE id = 3")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&s, "SELECT id, owner, balance FROM acct ORDER BY id").await,
+        vec![
+            row(&["1", "ann", "15.00"]),
+            row(&["2", "bob", "25.00"]),
+            row(&["30", "cyd", "NULL"]),
+        ]
+    );
+    // Constraint violations fail the whole statement.
+    assert!(matches!(
+        s.execute("UPDATE acct SET owner = 'ann' WHERE id = 2")
+            .await
+            .unwrap_err(),
+        Error::DuplicateKey(_)
+    ));
+    assert!(matches!(
+        s.execute("UPDATE acct SET id = 1 WHERE id = 30")
+            .await
+            .unwrap_err(),
+        Error::DuplicateKey(_)
+    ));
+    assert!(s.execute("UPDATE acct SET owner = NULL").await.is_err());
+    // The freed unique value can be taken again once its row is gone.
+    let out = s
+        .execute("DELETE FROM acct WHERE balance > 20")
+        .await
+        .unwrap();
+    assert!(matches!(out, Output::Affected(1)), "{out:?}");
+    s.execute("INSERT INTO acct VALUES (4, 'bob', 1.00)")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&s, "SELECT id, owner FROM acct ORDER BY id").await,
+        vec![row(&["1", "ann"]), row(&["4", "bob"]), row(&["30", "cyd"])]
+    );
+    // The old index entries are gone: CREATE UNIQUE INDEX over the rows finds no duplicate.
+    s.execute("CREATE UNIQUE INDEX uid2 ON acct (owner, id)")
+        .await
+        .unwrap();
+    let out = s.execute("DELETE FROM acct").await.unwrap();
+    assert!(matches!(out, Output::Affected(3)), "{out:?}");
+    assert_eq!(
+        rows(&s, "SELECT COUNT(*) FROM acct").await,
+        vec![row(&["0"])]
+    );
+    // No entry is left under the table's prefix once every row is deleted.
+    let cluster = s.cluster();
+    let table = s.catalog().table("acct").await.unwrap();
+    let start = basalt_chunk::codec::table::table_prefix(table.id);
+    let mut end = start.clone();
+    end.push(0xFF);
+    let ts = cluster.timestamp().await.unwrap();
+    let left = cluster.snapshot(ts).scan(&start, &end, 100).await.unwrap();
+    assert!(left.is_empty(), "{} keys left", left.len());
+}
