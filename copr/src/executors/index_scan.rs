@@ -122,9 +122,10 @@ impl<S: ScanSource> IndexScanExecutor<S> {
             HandleColumns::Common(count) => {
                 // A unique index keeps the handle in its value; others append it to the key.
                 let mut handle = parts.common_handle.unwrap_or(datums);
-                for index in indexed..indexed + count {
+                let handle_columns = columns.iter_mut().enumerate().skip(indexed).take(count);
+                for (index, column) in handle_columns {
                     let value = take(&mut handle, index)?;
-                    columns[index].push_datum(&value, &self.schema[index])?;
+                    column.push_datum(&value, &self.schema[index])?;
                 }
             }
         }
