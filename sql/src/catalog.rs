@@ -15,6 +15,8 @@ use crate::types::SqlType;
 const TABLE_PREFIX: &[u8] = b"mBasalt\0table\0";
 const AUTOID_PREFIX: &[u8] = b"mBasalt\0autoid\0";
 const ROWS_PREFIX: &[u8] = b"mBasalt\0rows\0";
+/// Bumped by every change of a definition, so sessions know when to reload.
+const VERSION_KEY: &[u8] = b"mBasalt\0version";
 
 /// TiDB's id of the hidden row id column of tables without an int primary key.
 pub const EXTRA_HANDLE_ID: i64 = -1;
@@ -189,6 +191,12 @@ impl Catalog {
         }
     }
 
+    /// The schema version: it changes whenever a definition does.
+    pub async fn version(&self) -> Result<i64> {
+        let ts = self.cluster.timestamp().await?;
+        read_i64(self.cluster.snapshot(ts).get(VERSION_KEY).await?)
+    }
+
     /// A fresh id for a table or an index.
     pub async fn alloc_id(&self) -> Result<i64> {
         let id = self.cluster.alloc_id().await?;
@@ -199,6 +207,7 @@ impl Catalog {
     pub async fn create(&self, table: &TableInfo) -> Result<()> {
         let value = serde_json::to_vec(table).map_err(|e| Error::Catalog(e.to_string()))?;
         let mut txn = self.cluster.begin().await?;
+        bump_version(&mut txn).await?;
         txn.insert(table_key(&table.name), value);
         match txn.commit().await {
             Ok(_) => Ok(()),
@@ -211,6 +220,7 @@ impl Catalog {
     pub async fn update(&self, table: &TableInfo) -> Result<()> {
         let value = serde_json::to_vec(table).map_err(|e| Error::Catalog(e.to_string()))?;
         let mut txn = self.cluster.begin().await?;
+        bump_version(&mut txn).await?;
         txn.put(table_key(&table.name), value);
         txn.commit().await?;
         Ok(())
@@ -219,6 +229,7 @@ impl Catalog {
     /// Removes a table's definition and counters (its data is removed by the caller).
     pub async fn drop(&self, table: &TableInfo) -> Result<()> {
         let mut txn = self.cluster.begin().await?;
+        bump_version(&mut txn).await?;
         txn.delete(table_key(&table.name));
         txn.delete(id_key(AUTOID_PREFIX, table.id));
         txn.delete(id_key(ROWS_PREFIX, table.id));
@@ -290,6 +301,12 @@ impl Catalog {
             Ok(0)
         }
     }
+}
+
+async fn bump_version(txn: &mut basalt_client::Transaction) -> Result<()> {
+    let version = read_i64(txn.get(VERSION_KEY).await?)?;
+    txn.put(VERSION_KEY.to_vec(), (version + 1).to_be_bytes().to_vec());
+    Ok(())
 }
 
 fn read_i64(value: Option<Vec<u8>>) -> Result<i64> {

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use basalt_chunk::codec::datum::Datum;
 use basalt_client::Cluster;
@@ -19,6 +20,7 @@ use datafusion::sql::sqlparser::ast::{
     AssignmentTarget, FromTable, ObjectType, Statement, TableFactor, TableObject, TableWithJoins,
 };
 use futures::StreamExt;
+use parking_lot::Mutex;
 
 use crate::aggregate::PushDownAggregate;
 use crate::catalog::{Catalog, IndexInfo, TableInfo};
@@ -64,7 +66,18 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
 pub struct Session {
     cluster: Cluster,
     catalog: Catalog,
+    /// The context of the last statement, reused while the schema version is unchanged.
+    cached: Arc<Mutex<Option<CachedContext>>>,
 }
+
+struct CachedContext {
+    version: i64,
+    loaded: Instant,
+    ctx: SessionContext,
+}
+
+/// How long table row counts (estimates only) may be reused.
+const ROW_COUNT_TTL: Duration = Duration::from_secs(1);
 
 impl Session {
     /// Connects to the cluster whose PD is at `pd`.
@@ -77,6 +90,7 @@ impl Session {
         Session {
             catalog: Catalog::new(cluster.clone()),
             cluster,
+            cached: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -106,6 +120,12 @@ impl Session {
 
     /// A DataFusion context with every table registered.
     pub async fn context(&self) -> Result<SessionContext> {
+        let version = self.catalog.version().await?;
+        if let Some(cached) = self.cached.lock().as_ref() {
+            if cached.version == version && cached.loaded.elapsed() < ROW_COUNT_TTL {
+                return Ok(cached.ctx.clone());
+            }
+        }
         let ctx = self.bare_context();
         for table in self.catalog.tables().await? {
             let rows = self.catalog.row_count(table.id).await?;
@@ -115,6 +135,11 @@ impl Session {
                 Arc::new(BasaltTable::new(self.cluster.clone(), table, rows)),
             )?;
         }
+        *self.cached.lock() = Some(CachedContext {
+            version,
+            loaded: Instant::now(),
+            ctx: ctx.clone(),
+        });
         Ok(ctx)
     }
 
