@@ -44,14 +44,14 @@ enum Finish {
     Avg,
 }
 
-/// A table scan whose DAG is already built (an aggregation pushed into it).
+/// A table scan whose DAG is already built (an aggregation or a top-N pushed into it).
 #[derive(Debug)]
-struct PushedTable {
-    cluster: ClusterHandle,
-    table: Arc<TableInfo>,
-    dag: PushedDag,
-    output: Vec<(DataType, FieldType)>,
-    schema: SchemaRef,
+pub(crate) struct PushedTable {
+    pub(crate) cluster: ClusterHandle,
+    pub(crate) table: Arc<TableInfo>,
+    pub(crate) dag: PushedDag,
+    pub(crate) output: Vec<(DataType, FieldType)>,
+    pub(crate) schema: SchemaRef,
 }
 
 #[async_trait]

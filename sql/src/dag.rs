@@ -162,3 +162,33 @@ pub fn push_aggregation(
     });
     dag.request.output_offsets = (0..output_columns as u32).collect();
 }
+
+/// Appends a top-N: the first `limit` rows in `order_by` order (each key with its direction).
+pub fn push_top_n(dag: &mut PushedDag, order_by: Vec<(tipb::Expr, bool, String)>, limit: usize) {
+    let rows = dag.operators.last().map_or(0.0, |op| op.estimated_rows);
+    let keys: Vec<String> = order_by
+        .iter()
+        .map(|(_, desc, text)| format!("{text}{}", if *desc { " desc" } else { "" }))
+        .collect();
+    dag.operators.push(CopOperator {
+        name: "TopN",
+        detail: format!("{}, offset:0, count:{limit}", keys.join(", ")),
+        estimated_rows: rows.min(limit as f64),
+    });
+    dag.request.executors.push(tipb::Executor {
+        tp: Some(ExecType::TypeTopN as i32),
+        top_n: Some(Box::new(tipb::TopN {
+            order_by: order_by
+                .into_iter()
+                .map(|(expr, desc, _)| tipb::ByItem {
+                    expr: Some(expr),
+                    desc: Some(desc),
+                    ..Default::default()
+                })
+                .collect(),
+            limit: Some(limit as u64),
+            ..Default::default()
+        })),
+        ..Default::default()
+    });
+}

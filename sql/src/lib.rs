@@ -26,6 +26,7 @@ pub mod pushdown;
 pub mod rows;
 pub mod session;
 pub mod slt;
+pub mod topn;
 pub mod tpch;
 pub mod tpch_check;
 pub mod types;

@@ -31,6 +31,7 @@ use crate::explain::explain_table;
 use crate::mutate;
 use crate::provider::BasaltTable;
 use crate::rows::{decode_row, index_entry};
+use crate::topn::PushDownTopN;
 
 /// What a statement produced.
 #[derive(Debug)]
@@ -109,11 +110,14 @@ impl Session {
         let config = SessionConfig::new()
             .with_target_partitions(2)
             .set_str("datafusion.sql_parser.dialect", "mysql")
-            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
+            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
+            // MySQL sorts NULL as the smallest value: first ascending, last descending.
+            .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min");
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
             .with_optimizer_rule(Arc::new(PushDownAggregate))
+            .with_optimizer_rule(Arc::new(PushDownTopN))
             .build();
         SessionContext::new_with_state(state)
     }

@@ -134,6 +134,35 @@ async fn tables_rows_and_pushed_down_queries_async() {
     );
     // An expression group key Basalt does not evaluate keeps the aggregation at the root.
     assert_eq!(rows(&s, sql).await.len(), 3);
+    // ORDER BY ... LIMIT runs as a TopN in the coprocessor; NULL sorts first ascending and
+    // last descending, as in MySQL.
+    let first = |sql: &'static str| {
+        let s = s.clone();
+        async move {
+            rows(&s, sql)
+                .await
+                .into_iter()
+                .map(|r| r[0].clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        first("SELECT id FROM item ORDER BY price LIMIT 2").await,
+        ["4", "2"]
+    );
+    assert_eq!(
+        first("SELECT id FROM item ORDER BY price DESC LIMIT 2").await,
+        ["3", "1"]
+    );
+    let plan = render_rows(
+        &s,
+        "EXPLAIN SELECT id FROM item ORDER BY price DESC LIMIT 2",
+    )
+    .await;
+    assert!(
+        plan.contains("TopN") && plan.contains("cop[basalt]"),
+        "{plan}"
+    );
     // EXPLAIN ANALYZE shows what the coprocessor really did.
     let analyzed = render_rows(
         &s,
