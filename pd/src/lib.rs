@@ -156,7 +156,7 @@ impl PdServer {
 /// Accepted connections with Nagle's algorithm off: `Server::tcp_nodelay` only configures
 /// listeners tonic binds itself, and small gRPC replies would otherwise wait for delayed ACKs
 /// (~40 ms per request on Linux).
-fn nodelay(
+pub fn nodelay(
     incoming: TcpListenerStream,
 ) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
     use futures::StreamExt;

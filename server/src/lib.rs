@@ -164,9 +164,12 @@ pub async fn run(
     let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(service)
-        .serve_with_incoming_shutdown(nodelay(TcpListenerStream::new(kv_listener)), async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        });
+        .serve_with_incoming_shutdown(
+            basalt_pd::nodelay(TcpListenerStream::new(kv_listener)),
+            async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            },
+        );
     ready(BoundAddrs {
         kv: kv_addr,
         pd: pd_addr,
@@ -266,19 +269,4 @@ async fn gc_worker<K: KvEngine>(
             done = safe_point;
         }
     }
-}
-
-/// Accepted connections with Nagle's algorithm off: `Server::tcp_nodelay` only configures
-/// listeners tonic binds itself, and small gRPC replies would otherwise wait for delayed ACKs
-/// (~40 ms per request on Linux).
-fn nodelay(
-    incoming: TcpListenerStream,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use futures::StreamExt;
-    incoming.map(|stream| {
-        if let Ok(stream) = &stream {
-            let _ = stream.set_nodelay(true);
-        }
-        stream
-    })
 }

@@ -13,7 +13,7 @@ use basalt_proto::tipb::{self, ExprType};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::Session as CatalogSession;
 use datafusion::common::tree_node::Transformed;
-use datafusion::datasource::{provider_as_source, source_as_provider, TableProvider, TableType};
+use datafusion::datasource::{provider_as_source, TableProvider, TableType};
 use datafusion::error::Result as DfResult;
 use datafusion::functions_aggregate::expr_fn::{max, min, sum};
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -26,8 +26,10 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::catalog::TableInfo;
 use crate::dag::{push_aggregation, scan_dag, PushedDag};
-use crate::provider::{scan_offsets, BasaltScanExec, BasaltTable, ClusterHandle, ScanColumns};
-use crate::pushdown::{filter_to_tipb, value_to_tipb};
+use crate::provider::{
+    on_basalt_scan, BasaltScanExec, BasaltTable, ClusterHandle, ScanColumns, ScanParts,
+};
+use crate::pushdown::value_to_tipb;
 
 /// The optimizer rule.
 #[derive(Debug, Default)]
@@ -131,24 +133,22 @@ fn agg_expr(tp: ExprType, arg: tipb::Expr, ft: &FieldType) -> tipb::Expr {
     }
 }
 
-fn rewrite(agg: &Aggregate, scan: &TableScan, table: &BasaltTable) -> Option<LogicalPlan> {
-    if scan.fetch.is_some() {
-        return None;
-    }
+fn rewrite(
+    agg: &Aggregate,
+    scan: &TableScan,
+    table: &BasaltTable,
+    parts: ScanParts,
+) -> Option<LogicalPlan> {
     let info = &table.info;
-    let projected: Vec<usize> = match &scan.projection {
-        Some(p) => p.clone(),
-        None => (0..info.columns.len()).collect(),
-    };
-    let offsets = scan_offsets(info, &projected, &scan.filters).ok()?;
+    let ScanParts {
+        offsets,
+        conditions,
+        ..
+    } = parts;
     let resolver = ScanColumns {
         table: info,
         offsets: &offsets,
     };
-    let mut conditions = Vec::new();
-    for filter in &scan.filters {
-        conditions.push((filter_to_tipb(filter, &resolver)?, filter.to_string()));
-    }
     // Partial results first (as the coprocessor returns them), then group keys.
     let mut fields: Vec<Field> = Vec::new();
     let mut output: Vec<(DataType, FieldType)> = Vec::new();
@@ -323,17 +323,10 @@ impl OptimizerRule for PushDownAggregate {
         let LogicalPlan::Aggregate(agg) = &plan else {
             return Ok(Transformed::no(plan));
         };
-        let LogicalPlan::TableScan(scan) = agg.input.as_ref() else {
-            return Ok(Transformed::no(plan));
-        };
-        let Ok(provider) = source_as_provider(&scan.source) else {
-            return Ok(Transformed::no(plan));
-        };
-        let any: &dyn std::any::Any = provider.as_ref();
-        let Some(table) = any.downcast_ref::<BasaltTable>() else {
-            return Ok(Transformed::no(plan));
-        };
-        match rewrite(agg, scan, table) {
+        let rewritten = on_basalt_scan(&agg.input, |scan, table, parts| {
+            rewrite(agg, scan, table, parts)
+        });
+        match rewritten {
             Some(rewritten) => Ok(Transformed::yes(rewritten)),
             None => Ok(Transformed::no(plan)),
         }

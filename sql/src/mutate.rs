@@ -31,7 +31,7 @@ use crate::session::Session;
 const ROW_COLUMN: &str = "__basalt_row";
 
 /// Every row of `table` as the transaction sees it.
-async fn read_rows(txn: &Transaction, table: &TableInfo) -> Result<Vec<(Handle, Vec<Datum>)>> {
+pub async fn read_rows(txn: &Transaction, table: &TableInfo) -> Result<Vec<(Handle, Vec<Datum>)>> {
     let (start, end) = table::record_range(table.id);
     let mut rows = Vec::new();
     let mut lower = start;

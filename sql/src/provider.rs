@@ -17,10 +17,11 @@ use datafusion::catalog::Session;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::Statistics;
+use datafusion::datasource::source_as_provider;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, TableScan};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
@@ -130,6 +131,55 @@ pub(crate) fn scan_offsets(
         offsets.push(Some(0));
     }
     Ok(offsets)
+}
+
+/// What a pushed-down rule needs from a Basalt table scan in a logical plan.
+pub(crate) struct ScanParts {
+    /// The table's offsets DataFusion reads, in its order.
+    pub(crate) projected: Vec<usize>,
+    /// The columns the DAG reads (projected ones first).
+    pub(crate) offsets: Vec<Option<usize>>,
+    /// The scan's filters as coprocessor conditions (with their text for EXPLAIN).
+    pub(crate) conditions: Vec<(tipb::Expr, String)>,
+}
+
+/// Runs `f` on `input` when it is a Basalt table scan without a limit, with the scan's parts.
+pub(crate) fn on_basalt_scan<T>(
+    input: &LogicalPlan,
+    f: impl FnOnce(&TableScan, &BasaltTable, ScanParts) -> Option<T>,
+) -> Option<T> {
+    let LogicalPlan::TableScan(scan) = input else {
+        return None;
+    };
+    if scan.fetch.is_some() {
+        return None;
+    }
+    let provider = source_as_provider(&scan.source).ok()?;
+    let any: &dyn std::any::Any = provider.as_ref();
+    let table = any.downcast_ref::<BasaltTable>()?;
+    let info = &table.info;
+    let projected: Vec<usize> = match &scan.projection {
+        Some(p) => p.clone(),
+        None => (0..info.columns.len()).collect(),
+    };
+    let offsets = scan_offsets(info, &projected, &scan.filters).ok()?;
+    let resolver = ScanColumns {
+        table: info,
+        offsets: &offsets,
+    };
+    let mut conditions = Vec::with_capacity(scan.filters.len());
+    for filter in &scan.filters {
+        conditions.push((filter_to_tipb(filter, &resolver)?, filter.to_string()));
+    }
+    f(
+        scan,
+        table,
+        ScanParts {
+            projected,
+            offsets,
+            conditions,
+        },
+    )
 }
 
 #[async_trait]

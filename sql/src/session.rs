@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::explain::explain_table;
 use crate::mutate;
 use crate::provider::BasaltTable;
-use crate::rows::{decode_row, index_entry};
+use crate::rows::index_entry;
 use crate::topn::PushDownTopN;
 
 /// What a statement produced.
@@ -428,31 +428,20 @@ impl Session {
             columns,
             unique,
         };
-        let (start, end) = basalt_chunk::codec::table::record_range(table.id);
-        let ts = self.cluster.timestamp().await?;
-        let snapshot = self.cluster.snapshot(ts);
         let mut txn = self.cluster.begin().await?;
         let mut new_keys = HashSet::new();
-        let mut lower = start;
-        loop {
-            let page = snapshot.scan(&lower, &end, 1024).await?;
-            let Some((last, _)) = page.last() else { break };
-            lower = last.clone();
-            lower.push(0);
-            for (key, value) in &page {
-                let (handle, datums) = decode_row(&table, key, value)?;
-                let (key, value, must_be_new) = index_entry(&table, &index, &datums, &handle)?;
-                if must_be_new {
-                    if !new_keys.insert(key.clone()) {
-                        return Err(Error::DuplicateKey(format!(
-                            "{}.{}",
-                            table.name, index.name
-                        )));
-                    }
-                    txn.insert(key, value);
-                } else {
-                    txn.put(key, value);
+        for (handle, datums) in mutate::read_rows(&txn, &table).await? {
+            let (key, value, must_be_new) = index_entry(&table, &index, &datums, &handle)?;
+            if must_be_new {
+                if !new_keys.insert(key.clone()) {
+                    return Err(Error::DuplicateKey(format!(
+                        "{}.{}",
+                        table.name, index.name
+                    )));
                 }
+                txn.insert(key, value);
+            } else {
+                txn.put(key, value);
             }
         }
         match txn.commit().await {

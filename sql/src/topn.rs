@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use datafusion::common::tree_node::Transformed;
-use datafusion::datasource::{provider_as_source, source_as_provider};
+use datafusion::datasource::provider_as_source;
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, Sort, TableScan};
 use datafusion::optimizer::optimizer::ApplyOrder;
@@ -15,8 +15,8 @@ use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 use crate::aggregate::PushedTable;
 use crate::dag::{push_top_n, scan_dag};
-use crate::provider::{scan_offsets, BasaltTable, ScanColumns};
-use crate::pushdown::{filter_to_tipb, value_to_tipb};
+use crate::provider::{on_basalt_scan, BasaltTable, ScanColumns, ScanParts};
+use crate::pushdown::value_to_tipb;
 
 /// The optimizer rule.
 #[derive(Debug, Default)]
@@ -26,25 +26,19 @@ fn rewrite(
     sort: &Sort,
     scan: &TableScan,
     table: &BasaltTable,
+    parts: ScanParts,
     limit: usize,
 ) -> Option<LogicalPlan> {
-    if scan.fetch.is_some() {
-        return None;
-    }
     let info = &table.info;
-    let projected: Vec<usize> = match &scan.projection {
-        Some(p) => p.clone(),
-        None => (0..info.columns.len()).collect(),
-    };
-    let offsets = scan_offsets(info, &projected, &scan.filters).ok()?;
+    let ScanParts {
+        projected,
+        offsets,
+        conditions,
+    } = parts;
     let resolver = ScanColumns {
         table: info,
         offsets: &offsets,
     };
-    let mut conditions = Vec::new();
-    for filter in &scan.filters {
-        conditions.push((filter_to_tipb(filter, &resolver)?, filter.to_string()));
-    }
     let mut order_by = Vec::with_capacity(sort.expr.len());
     for key in &sort.expr {
         let mysql_nulls = key.asc == key.nulls_first;
@@ -126,17 +120,10 @@ impl OptimizerRule for PushDownTopN {
         let Some(limit) = sort.fetch else {
             return Ok(Transformed::no(plan));
         };
-        let LogicalPlan::TableScan(scan) = sort.input.as_ref() else {
-            return Ok(Transformed::no(plan));
-        };
-        let Ok(provider) = source_as_provider(&scan.source) else {
-            return Ok(Transformed::no(plan));
-        };
-        let any: &dyn std::any::Any = provider.as_ref();
-        let Some(table) = any.downcast_ref::<BasaltTable>() else {
-            return Ok(Transformed::no(plan));
-        };
-        match rewrite(sort, scan, table, limit) {
+        let rewritten = on_basalt_scan(&sort.input, |scan, table, parts| {
+            rewrite(sort, scan, table, parts, limit)
+        });
+        match rewritten {
             Some(rewritten) => Ok(Transformed::yes(rewritten)),
             None => Ok(Transformed::no(plan)),
         }
