@@ -39,12 +39,19 @@ fn walk(plan: &Arc<dyn ExecutionPlan>, depth: usize, analyze: bool, out: &mut Ve
     } else {
         format!("{}└─", "  ".repeat(depth - 1))
     };
+    let any: &dyn std::any::Any = plan.as_ref();
+    let scan = any.downcast_ref::<BasaltScanExec>();
+    // A scan's estimate is its last pushed-down executor's; other operators show what
+    // DataFusion's statistics know.
     #[allow(deprecated)]
-    let est_rows = plan
-        .partition_statistics(None)
-        .ok()
-        .and_then(|s| s.num_rows.get_value().copied())
-        .map_or_else(|| "N/A".to_string(), |n| format!("{n}.00"));
+    let est_rows = match scan.and_then(|s| s.cop_operators().last()) {
+        Some(last) => format!("{:.2}", last.estimated_rows),
+        None => plan
+            .partition_statistics(None)
+            .ok()
+            .and_then(|s| s.num_rows.get_value().copied())
+            .map_or_else(|| "N/A".to_string(), |n| format!("{n}.00")),
+    };
     let metrics = plan.metrics();
     let (act_rows, time) = match (&metrics, analyze) {
         (Some(m), true) => (
@@ -70,8 +77,7 @@ fn walk(plan: &Arc<dyn ExecutionPlan>, depth: usize, analyze: bool, out: &mut Ve
         time,
         loops,
     });
-    let any: &dyn std::any::Any = plan.as_ref();
-    if let Some(scan) = any.downcast_ref::<BasaltScanExec>() {
+    if let Some(scan) = scan {
         let runtime = scan.runtime();
         let runtime = runtime.lock();
         let operators = scan.cop_operators();
