@@ -67,6 +67,9 @@ enum Commands {
         /// Failures to print per file.
         #[arg(long, default_value = "5")]
         show: usize,
+        /// Seconds a record may run before it counts as failed.
+        #[arg(long, default_value = "30")]
+        record_timeout: u64,
     },
 }
 
@@ -339,10 +342,15 @@ async fn run(session: &Session, command: Commands) -> Result<(), String> {
             }
             Ok(())
         }
-        Commands::Slt { files, show } => {
+        Commands::Slt {
+            files,
+            show,
+            record_timeout,
+        } => {
             let (mut passed, mut failed) = (0, 0);
             for file in &files {
-                let result = slt::run_file(session, file, show)
+                let timeout = std::time::Duration::from_secs(record_timeout.max(1));
+                let result = slt::run_file(session, file, show, timeout)
                     .await
                     .map_err(|e| e.to_string())?;
                 println!(

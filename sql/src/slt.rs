@@ -3,6 +3,7 @@
 //! starts on an empty database: its tables are dropped first.
 
 use std::path::Path;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
@@ -120,8 +121,14 @@ pub struct FileResult {
     pub failed: usize,
 }
 
-/// Runs one file on a fresh database; failures are printed (up to `show` of them).
-pub async fn run_file(session: &Session, path: &Path, show: usize) -> Result<FileResult, Error> {
+/// Runs one file on a fresh database; failures are printed (up to `show` of them). A record
+/// running longer than `record_timeout` fails (its query is cancelled).
+pub async fn run_file(
+    session: &Session,
+    path: &Path,
+    show: usize,
+    record_timeout: Duration,
+) -> Result<FileResult, Error> {
     for table in session.catalog().tables().await? {
         session
             .execute(&format!("DROP TABLE `{}`", table.name))
@@ -158,15 +165,21 @@ pub async fn run_file(session: &Session, path: &Path, show: usize) -> Result<Fil
             Record::Halt { .. } => break,
             _ => false,
         };
-        let outcome = runner.run_async(record).await;
+        let outcome = tokio::time::timeout(record_timeout, runner.run_async(record)).await;
         if !counted {
             continue;
         }
         match outcome {
-            Ok(_) => result.passed += 1,
-            Err(err) => {
+            Ok(Ok(_)) => result.passed += 1,
+            Ok(Err(err)) => {
                 if result.failed < show {
                     eprintln!("{}: {err}", path.display());
+                }
+                result.failed += 1;
+            }
+            Err(_) => {
+                if result.failed < show {
+                    eprintln!("{}: a record ran over {record_timeout:?}", path.display());
                 }
                 result.failed += 1;
             }
