@@ -20,7 +20,7 @@ use datafusion::physical_plan::collect;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Expr as SqlExpr;
 
-use crate::catalog::{Catalog, PrimaryKey, TableInfo};
+use crate::catalog::{PrimaryKey, TableInfo};
 use crate::convert::{arrow_to_datum, column_to_arrow};
 use crate::dml::key_name;
 use crate::error::{Error, Result};
@@ -174,7 +174,10 @@ pub async fn delete(session: &Session, table: &TableInfo, filter: Option<&SqlExp
     }
     changes.apply(table, &mut txn)?;
     commit(txn, table).await?;
-    finish(session.catalog(), table, -(matched.len() as i64)).await?;
+    session
+        .catalog()
+        .add_rows(table.id, -(matched.len() as i64))
+        .await?;
     Ok(matched.len() as u64)
 }
 
@@ -236,8 +239,4 @@ pub async fn update(
     changes.apply(table, &mut txn)?;
     commit(txn, table).await?;
     Ok(changed)
-}
-
-async fn finish(catalog: &Catalog, table: &TableInfo, delta: i64) -> Result<()> {
-    catalog.add_rows(table.id, delta).await
 }

@@ -133,6 +133,49 @@ pub(crate) fn scan_offsets(
     Ok(offsets)
 }
 
+/// The table offsets a scan outputs: the projection, or every column.
+fn projected_columns(info: &TableInfo, projection: Option<&Vec<usize>>) -> Vec<usize> {
+    match projection {
+        Some(p) => p.clone(),
+        None => (0..info.columns.len()).collect(),
+    }
+}
+
+/// The filters as coprocessor conditions (with their text for EXPLAIN), or `None` if one of
+/// them cannot be pushed.
+fn pushed_conditions(
+    info: &TableInfo,
+    offsets: &[Option<usize>],
+    filters: &[Expr],
+) -> Option<Vec<(tipb::Expr, String)>> {
+    let resolver = ScanColumns {
+        table: info,
+        offsets,
+    };
+    filters
+        .iter()
+        .map(|f| Some((filter_to_tipb(f, &resolver)?, f.to_string())))
+        .collect()
+}
+
+/// The columns a scan's answer carries and their types: the projected ones, or with nothing
+/// projected the first scanned column (which only counts rows).
+pub(crate) fn scan_output(
+    info: &TableInfo,
+    projected: &[usize],
+    offsets: &[Option<usize>],
+) -> Vec<(DataType, FieldType)> {
+    let decoded: Vec<usize> = if projected.is_empty() {
+        offsets.iter().take(1).flatten().copied().collect()
+    } else {
+        projected.to_vec()
+    };
+    decoded
+        .iter()
+        .map(|&o| (info.columns[o].ty.arrow_type(), info.field_type(o)))
+        .collect()
+}
+
 /// What a pushed-down rule needs from a Basalt table scan in a logical plan.
 pub(crate) struct ScanParts {
     /// The table's offsets DataFusion reads, in its order.
@@ -158,19 +201,9 @@ pub(crate) fn on_basalt_scan<T>(
     let any: &dyn std::any::Any = provider.as_ref();
     let table = any.downcast_ref::<BasaltTable>()?;
     let info = &table.info;
-    let projected: Vec<usize> = match &scan.projection {
-        Some(p) => p.clone(),
-        None => (0..info.columns.len()).collect(),
-    };
+    let projected = projected_columns(info, scan.projection.as_ref());
     let offsets = scan_offsets(info, &projected, &scan.filters).ok()?;
-    let resolver = ScanColumns {
-        table: info,
-        offsets: &offsets,
-    };
-    let mut conditions = Vec::with_capacity(scan.filters.len());
-    for filter in &scan.filters {
-        conditions.push((filter_to_tipb(filter, &resolver)?, filter.to_string()));
-    }
+    let conditions = pushed_conditions(info, &offsets, &scan.filters)?;
     f(
         scan,
         table,
@@ -219,22 +252,11 @@ impl TableProvider for BasaltTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let projected: Vec<usize> = match projection {
-            Some(p) => p.clone(),
-            None => (0..self.info.columns.len()).collect(),
-        };
+        let projected = projected_columns(&self.info, projection);
         let offsets = scan_offsets(&self.info, &projected, filters)?;
-        let resolver = ScanColumns {
-            table: &self.info,
-            offsets: &offsets,
-        };
-        let mut conditions = Vec::with_capacity(filters.len());
-        for filter in filters {
-            let pushed = filter_to_tipb(filter, &resolver).ok_or_else(|| {
-                DataFusionError::Internal(format!("filter {filter} was accepted but not pushed"))
-            })?;
-            conditions.push((pushed, filter.to_string()));
-        }
+        let conditions = pushed_conditions(&self.info, &offsets, filters).ok_or_else(|| {
+            DataFusionError::Internal("a filter was accepted but cannot be pushed".into())
+        })?;
         // With nothing projected the first scanned column still comes back, to count rows.
         let output_offsets: Vec<u32> = (0..projected.len().max(1) as u32).collect();
         let dag = scan_dag(
@@ -245,20 +267,7 @@ impl TableProvider for BasaltTable {
             output_offsets,
             self.row_count,
         );
-        let decoded: Vec<usize> = if projected.is_empty() {
-            offsets.iter().take(1).flatten().copied().collect()
-        } else {
-            projected.clone()
-        };
-        let output: Vec<(DataType, FieldType)> = decoded
-            .iter()
-            .map(|&o| {
-                (
-                    self.info.columns[o].ty.arrow_type(),
-                    self.info.field_type(o),
-                )
-            })
-            .collect();
+        let output = scan_output(&self.info, &projected, &offsets);
         let schema = Arc::new(self.schema.project(&projected)?);
         Ok(Arc::new(BasaltScanExec::new(
             self.cluster.clone(),

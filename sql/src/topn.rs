@@ -15,7 +15,7 @@ use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 use crate::aggregate::PushedTable;
 use crate::dag::{push_top_n, scan_dag};
-use crate::provider::{on_basalt_scan, BasaltTable, ScanColumns, ScanParts};
+use crate::provider::{on_basalt_scan, scan_output, BasaltTable, ScanColumns, ScanParts};
 use crate::pushdown::value_to_tipb;
 
 /// The optimizer rule.
@@ -65,15 +65,7 @@ fn rewrite(
         table.row_count,
     );
     push_top_n(&mut dag, order_by, limit);
-    let decoded: Vec<usize> = if projected.is_empty() {
-        offsets.iter().take(1).flatten().copied().collect()
-    } else {
-        projected
-    };
-    let output = decoded
-        .iter()
-        .map(|&o| (info.columns[o].ty.arrow_type(), info.field_type(o)))
-        .collect();
+    let output = scan_output(info, &projected, &offsets);
     let provider = PushedTable {
         cluster: table.cluster.clone(),
         table: Arc::clone(info),
