@@ -49,6 +49,24 @@ pub mod keyspacepb {
     tonic::include_proto!("keyspacepb");
 }
 
+/// Raft-rs's messages (entries, hard state, conf changes) in their wire form.
+#[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+pub mod eraftpb {
+    tonic::include_proto!("eraftpb");
+}
+
+/// Messages between stores and the raft store's persisted state.
+#[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+pub mod raft_serverpb {
+    tonic::include_proto!("raft_serverpb");
+}
+
+/// Commands proposed to a region's Raft group.
+#[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+pub mod raft_cmdpb {
+    tonic::include_proto!("raft_cmdpb");
+}
+
 /// The `tikvpb.Tikv` gRPC service, including `BatchCommands`.
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
 pub mod tikvpb {

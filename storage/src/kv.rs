@@ -55,6 +55,8 @@ pub struct RequestContext {
     pub read_committed: bool,
     /// The API version of the request.
     pub api_version: ApiVersion,
+    /// Read from a follower after a ReadIndex round with the leader.
+    pub replica_read: bool,
 }
 
 impl RequestContext {
@@ -78,6 +80,7 @@ impl RequestContext {
             resolved_locks: ctx.resolved_locks.clone(),
             committed_locks: ctx.committed_locks.clone(),
             read_committed: ctx.isolation_level == kvrpcpb::IsolationLevel::Rc as i32,
+            replica_read: ctx.replica_read,
             api_version: if ctx.api_version == kvrpcpb::ApiVersion::V2 as i32 {
                 ApiVersion::V2
             } else {
@@ -430,6 +433,17 @@ pub struct DataSnapshot<S: Snapshot> {
     lower: Vec<u8>,
     /// The region's end key (stored form; empty: unbounded).
     upper: Vec<u8>,
+}
+
+impl<S: Snapshot> DataSnapshot<S> {
+    /// The data of `inner` in `[lower, upper)` (stored keys; empty upper: unbounded).
+    pub fn new(inner: Arc<S>, lower: Vec<u8>, upper: Vec<u8>) -> Self {
+        DataSnapshot {
+            inner,
+            lower,
+            upper,
+        }
+    }
 }
 
 impl<S: Snapshot> Clone for DataSnapshot<S> {

@@ -1,0 +1,643 @@
+//! A store: the peers it hosts, the poller threads that drive them (the back half of the batch
+//! system), the ticker, and the store thread that creates peers for regions it learns of from
+//! raft messages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use basalt_proto::metapb;
+use basalt_proto::raft_serverpb::{PeerState, RaftMessage, RegionLocalState};
+use basalt_storage::engine::{
+    EngineIterator, IterOptions, KvEngine, Modify, Snapshot, CF_DEFAULT, CF_RAFT, CF_WRITE,
+};
+use basalt_storage::{Error, Result};
+use crossbeam_channel::Receiver;
+use parking_lot::{Mutex, RwLock};
+use prost::Message as _;
+
+use crate::keys;
+use crate::log_store::{LogBatch, RaftLogStore};
+use crate::msg::PeerMsg;
+use crate::pd::{PdClient, RegionHeartbeat};
+use crate::peer::Peer;
+use crate::peer_storage::{
+    apply_state_modify, initial_apply_state, initial_raft_state, read_record, region_state_modify,
+    Engines,
+};
+use crate::router::{RaftRouter, StoreMsg};
+use crate::snapshot::{data_range, DATA_CFS};
+use crate::transport::Transport;
+use crate::Config;
+
+/// What the store knows about its regions, shared with the request path.
+#[derive(Debug, Default)]
+pub struct StoreMeta {
+    /// This store.
+    pub store_id: u64,
+    /// Initialized regions hosted here, by id.
+    pub regions: HashMap<u64, metapb::Region>,
+    /// The same regions by end key (empty end key last), to find a key's region.
+    ranges: BTreeMap<Vec<u8>, u64>,
+}
+
+fn range_key(end_key: &[u8]) -> Vec<u8> {
+    if end_key.is_empty() {
+        vec![0xff; 64]
+    } else {
+        end_key.to_vec()
+    }
+}
+
+impl StoreMeta {
+    fn set(&mut self, region: &metapb::Region) {
+        if let Some(old) = self.regions.insert(region.id, region.clone()) {
+            if self.ranges.get(&range_key(&old.end_key)) == Some(&old.id) {
+                self.ranges.remove(&range_key(&old.end_key));
+            }
+        }
+        self.ranges.insert(range_key(&region.end_key), region.id);
+    }
+
+    fn remove(&mut self, region_id: u64) {
+        if let Some(old) = self.regions.remove(&region_id) {
+            if self.ranges.get(&range_key(&old.end_key)) == Some(&old.id) {
+                self.ranges.remove(&range_key(&old.end_key));
+            }
+        }
+    }
+
+    /// The hosted region holding `key` (stored form).
+    pub fn region_by_key(&self, key: &[u8]) -> Option<&metapb::Region> {
+        let (_, id) = self
+            .ranges
+            .range::<[u8], _>((std::ops::Bound::Excluded(key), std::ops::Bound::Unbounded))
+            .next()?;
+        let region = self.regions.get(id)?;
+        (key >= region.start_key.as_slice()).then_some(region)
+    }
+
+    /// Whether `[start, end)` overlaps a hosted region other than `except`.
+    pub fn overlaps(&self, start: &[u8], end: &[u8], except: u64) -> bool {
+        self.regions.values().any(|region| {
+            region.id != except
+                && (end.is_empty() || region.start_key.as_slice() < end)
+                && (region.end_key.is_empty() || start < region.end_key.as_slice())
+        })
+    }
+}
+
+struct PeerFsm<K: KvEngine, L: RaftLogStore> {
+    peer: Peer<K, L>,
+    rx: Receiver<PeerMsg>,
+}
+
+/// Everything the pollers share.
+pub struct StoreContext<K: KvEngine, L: RaftLogStore, T: Transport> {
+    /// This store.
+    pub store_id: u64,
+    /// The engines.
+    pub engines: Engines<K, L>,
+    /// Outgoing raft messages.
+    pub transport: T,
+    /// The mailboxes.
+    pub router: RaftRouter,
+    /// Settings.
+    pub config: Config,
+    /// Hosted regions.
+    pub meta: Arc<RwLock<StoreMeta>>,
+    pd: Option<Arc<dyn PdClient>>,
+    runtime: Option<tokio::runtime::Handle>,
+    peers: RwLock<HashMap<u64, Arc<Mutex<PeerFsm<K, L>>>>>,
+}
+
+impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
+    /// Records `region`'s new shape.
+    pub fn update_region(&self, region: &metapb::Region) {
+        self.meta.write().set(region);
+    }
+
+    /// Whether an initialized peer of `region_id` is hosted here.
+    pub fn has_initialized(&self, region_id: u64) -> bool {
+        self.meta.read().regions.contains_key(&region_id)
+    }
+
+    /// Whether a snapshot message may be applied by the peer of `region_id`: its region must
+    /// not overlap another hosted region.
+    pub fn snapshot_fits(&self, region_id: u64, message: &basalt_proto::eraftpb::Message) -> bool {
+        let Some(snapshot) = &message.snapshot else {
+            return false;
+        };
+        let Ok(data) = basalt_proto::raft_serverpb::RaftSnapshotData::decode(snapshot.data.as_slice()) else {
+            tracing::warn!(region_id, "dropping a snapshot that does not decode");
+            return false;
+        };
+        let Some(region) = data.region else {
+            return false;
+        };
+        let fits = region.id == region_id
+            && !self.meta.read().overlaps(&region.start_key, &region.end_key, region_id);
+        if !fits {
+            tracing::info!(region_id, "dropping a snapshot overlapping another region");
+        }
+        fits
+    }
+
+    /// Tells peer `to` that it is no longer part of `region`.
+    pub fn send_tombstone(&self, region: &metapb::Region, from: &metapb::Peer, to: metapb::Peer) {
+        self.transport.send(RaftMessage {
+            region_id: region.id,
+            from_peer: Some(*from),
+            to_peer: Some(to),
+            region_epoch: region.region_epoch,
+            is_tombstone: true,
+            message: Some(Default::default()),
+            ..Default::default()
+        });
+    }
+
+    /// Writes the raft and apply states of regions a split creates.
+    pub fn write_initial_states(&self, regions: &[metapb::Region]) -> Result<()> {
+        if regions.is_empty() {
+            return Ok(());
+        }
+        let mut batch = LogBatch::synced();
+        let mut modifies = Vec::new();
+        for region in regions {
+            let mut state = initial_raft_state();
+            // A peer created earlier by a message may have voted: keep its term and vote.
+            if let Some(existing) = self.engines.raft.raft_state(region.id)? {
+                if let (Some(hard), Some(old)) = (state.hard_state.as_mut(), existing.hard_state) {
+                    if old.term > hard.term {
+                        hard.term = old.term;
+                        hard.vote = old.vote;
+                    }
+                }
+            }
+            batch.put_raft_state(region.id, &state);
+            modifies.push(apply_state_modify(region.id, &initial_apply_state()));
+        }
+        self.engines.raft.write(batch)?;
+        self.engines.kv.write(&modifies, true)
+    }
+
+    /// Creates the peers of regions a split produced; they campaign at once if the split
+    /// region's peer here led it.
+    pub fn create_split_peers(&self, regions: Vec<metapb::Region>, campaign: bool) {
+        for region in regions {
+            let Some(meta) = region.peers.iter().find(|p| p.store_id == self.store_id).copied() else {
+                continue;
+            };
+            // An uninitialized peer created by a message gives way.
+            self.peers.write().remove(&region.id);
+            match self.add_peer(region.clone(), meta) {
+                Ok(()) => {
+                    self.update_region(&region);
+                    if campaign {
+                        let _ = self.router.send(region.id, PeerMsg::Campaign);
+                    }
+                }
+                Err(err) => tracing::error!(region_id = region.id, %err, "creating a split peer failed"),
+            }
+        }
+    }
+
+    fn add_peer(&self, region: metapb::Region, meta: metapb::Peer) -> Result<()> {
+        let region_id = region.id;
+        let peer = Peer::open(self.engines.clone(), region, meta, &self.config)?;
+        let rx = self.router.register(region_id);
+        self.peers
+            .write()
+            .insert(region_id, Arc::new(Mutex::new(PeerFsm { peer, rx })));
+        Ok(())
+    }
+
+    /// Checks whether the leader `peer`'s region has grown past the split size; if so, finds a
+    /// middle key off the poller thread and asks PD for ids.
+    pub fn maybe_split(&self, peer: &mut Peer<K, L>) {
+        let (Some(pd), Some(runtime)) = (self.pd.clone(), self.runtime.clone()) else {
+            return;
+        };
+        if peer.splitting || peer.written_since_check < self.config.region_split_size / 8 {
+            return;
+        }
+        peer.written_since_check = 0;
+        peer.splitting = true;
+        let region = peer.region().clone();
+        let kv = self.engines.kv.clone();
+        let router = self.router.clone();
+        let split_size = self.config.region_split_size;
+        let split_keys = self.config.region_split_keys;
+        runtime.spawn(async move {
+            let region_id = region.id;
+            let epoch = region.region_epoch.unwrap_or_default();
+            let found = tokio::task::spawn_blocking(move || {
+                find_split_key(&kv.snapshot(), &region, split_size, split_keys)
+                    .map(|key| key.map(|key| (key, region)))
+            })
+            .await;
+            let splits = match found {
+                Ok(Ok(Some((key, region)))) => match pd.ask_batch_split(region, 1).await {
+                    Ok(ids) => ids
+                        .into_iter()
+                        .take(1)
+                        .map(|(id, peers)| (key.clone(), id, peers))
+                        .collect(),
+                    Err(err) => {
+                        tracing::warn!(region_id, %err, "PD refused split ids");
+                        Vec::new()
+                    }
+                },
+                Ok(Ok(None)) => Vec::new(),
+                Ok(Err(err)) => {
+                    tracing::warn!(region_id, %err, "split check failed");
+                    Vec::new()
+                }
+                Err(err) => {
+                    tracing::warn!(region_id, %err, "split check task failed");
+                    Vec::new()
+                }
+            };
+            let _ = router.send(region_id, PeerMsg::Split { region_epoch: epoch, splits });
+        });
+    }
+
+    /// Reports a split's regions to PD.
+    pub fn report_split(&self, regions: Vec<metapb::Region>) {
+        if let (Some(pd), Some(runtime)) = (self.pd.clone(), self.runtime.as_ref()) {
+            runtime.spawn(async move {
+                if let Err(err) = pd.report_batch_split(regions).await {
+                    tracing::warn!(%err, "reporting a split to PD failed");
+                }
+            });
+        }
+    }
+
+    /// Sends the leader `peer`'s region heartbeat to PD.
+    pub fn heartbeat_pd(&self, peer: &Peer<K, L>) {
+        let (Some(pd), Some(runtime)) = (self.pd.clone(), self.runtime.as_ref()) else {
+            return;
+        };
+        let heartbeat = RegionHeartbeat {
+            region: peer.region().clone(),
+            leader: peer.meta,
+            term: peer.raft.raft.term,
+            down_peers: peer.down_peers(self.config.down_peer_after),
+            pending_peers: peer.pending_peers(),
+            ..Default::default()
+        };
+        runtime.spawn(async move {
+            if let Err(err) = pd.region_heartbeat(heartbeat).await {
+                tracing::debug!(%err, "region heartbeat failed");
+            }
+        });
+    }
+
+    fn destroy(&self, peer: &mut Peer<K, L>) {
+        let region = peer.region().clone();
+        let region_id = region.id;
+        peer.fail_all(|| crate::errors::region_not_found(region_id));
+        let mut modifies = vec![region_state_modify(&region, PeerState::Tombstone)];
+        modifies.push(Modify::Delete(CF_RAFT, keys::apply_state_key(region_id)));
+        if peer.raft.store().is_initialized() {
+            let (start, end) = data_range(&region);
+            for cf in DATA_CFS {
+                modifies.push(Modify::DeleteRange(cf, start.clone(), end.clone()));
+            }
+        }
+        if let Err(err) = self.engines.kv.write(&modifies, true) {
+            tracing::error!(region_id, %err, "destroying a peer failed");
+            return;
+        }
+        let mut batch = LogBatch::default();
+        batch.clean(region_id);
+        if let Err(err) = self.engines.raft.write(batch) {
+            tracing::error!(region_id, %err, "cleaning a destroyed peer's log failed");
+        }
+        self.router.unregister(region_id);
+        self.meta.write().remove(region_id);
+        self.peers.write().remove(&region_id);
+        tracing::info!(region_id, peer_id = peer.meta.id, "peer destroyed");
+    }
+
+    /// Creates an uninitialized peer for a raft message about a region unknown here, when
+    /// the message may start a peer (the leader's first heartbeat, a vote, a snapshot).
+    fn maybe_create_peer(&self, msg: &RaftMessage) -> Result<bool> {
+        let (Some(to), Some(message)) = (msg.to_peer, msg.message.as_ref()) else {
+            return Ok(false);
+        };
+        if to.store_id != self.store_id || msg.is_tombstone {
+            return Ok(false);
+        }
+        use basalt_proto::eraftpb::MessageType;
+        let starts = [
+            MessageType::MsgRequestVote,
+            MessageType::MsgRequestPreVote,
+            MessageType::MsgHeartbeat,
+            MessageType::MsgAppend,
+            MessageType::MsgSnapshot,
+        ];
+        if !starts.iter().any(|kind| *kind as i32 == message.msg_type) {
+            return Ok(false);
+        }
+        let state: Option<RegionLocalState> =
+            read_record(&self.engines.kv, &keys::region_state_key(msg.region_id), "region state")?;
+        if let Some(state) = state {
+            let old_epoch = state.region.and_then(|region| region.region_epoch).unwrap_or_default();
+            let new_epoch = msg.region_epoch.unwrap_or_default();
+            if state.state == PeerState::Tombstone as i32 && new_epoch.conf_ver <= old_epoch.conf_ver {
+                return Ok(false);
+            }
+        }
+        if self.meta.read().overlaps(&msg.start_key, &msg.end_key, msg.region_id)
+            && !(msg.start_key.is_empty() && msg.end_key.is_empty())
+        {
+            return Ok(false);
+        }
+        let region = metapb::Region {
+            id: msg.region_id,
+            ..Default::default()
+        };
+        self.add_peer(region, to)?;
+        tracing::info!(region_id = msg.region_id, peer_id = to.id, "created a peer for a new region");
+        Ok(true)
+    }
+}
+
+/// The middle key of `region`'s data once it holds more than `split_size` bytes or
+/// `split_keys` keys; `None` while it is smaller. Transactional data splits between user keys
+/// (the write column family's keys without their timestamp); raw data between keys.
+pub fn find_split_key<S: Snapshot>(
+    snapshot: &S,
+    region: &metapb::Region,
+    split_size: u64,
+    split_keys: u64,
+) -> Result<Option<Vec<u8>>> {
+    let (start, end) = data_range(region);
+    let mut best = None;
+    for cf in [CF_WRITE, CF_DEFAULT] {
+        let mut keys = Vec::new();
+        let mut size = 0u64;
+        let mut iter = snapshot.iterator_cf(cf, IterOptions::bounded(&start, &end))?;
+        let mut valid = iter.seek_to_first()?;
+        while valid {
+            size += (iter.key().len() + iter.value().len()) as u64;
+            keys.push((size, iter.key().get(1..).unwrap_or_default().to_vec()));
+            valid = iter.next()?;
+        }
+        if keys.is_empty() {
+            continue;
+        }
+        if size < split_size && (keys.len() as u64) < split_keys {
+            return Ok(None);
+        }
+        let half = size / 2;
+        let at = keys.partition_point(|(running, _)| *running < half).min(keys.len() - 1);
+        let mut key = keys[at].1.clone();
+        if cf == CF_WRITE && key.len() > 8 {
+            key.truncate(key.len() - 8);
+        }
+        best = Some(key);
+        break;
+    }
+    Ok(best.filter(|key| {
+        key.as_slice() > region.start_key.as_slice()
+            && (region.end_key.is_empty() || key.as_slice() < region.end_key.as_slice())
+    }))
+}
+
+/// Writes the states of `region`, the first region of a new cluster, hosted here.
+pub fn bootstrap_region<K: KvEngine, L: RaftLogStore>(
+    engines: &Engines<K, L>,
+    region: &metapb::Region,
+) -> Result<()> {
+    let mut batch = LogBatch::synced();
+    batch.put_raft_state(region.id, &initial_raft_state());
+    engines.raft.write(batch)?;
+    engines.kv.write(
+        &[
+            apply_state_modify(region.id, &initial_apply_state()),
+            region_state_modify(region, PeerState::Normal),
+        ],
+        true,
+    )
+}
+
+/// Every region state recorded in `kv` that is not a tombstone.
+pub fn load_regions<K: KvEngine>(kv: &K) -> Result<Vec<metapb::Region>> {
+    let (start, end) = keys::region_state_range();
+    let snapshot = kv.snapshot();
+    let mut iter = snapshot.iterator_cf(CF_RAFT, IterOptions::bounded(&start, &end))?;
+    let mut out = Vec::new();
+    let mut valid = iter.seek_to_first()?;
+    while valid {
+        if keys::region_id_of_state_key(iter.key()).is_some() {
+            let state = RegionLocalState::decode(iter.value())
+                .map_err(|err| Error::Corrupted(format!("region state: {err}")))?;
+            if state.state != PeerState::Tombstone as i32 {
+                if let Some(region) = state.region {
+                    out.push(region);
+                }
+            }
+        }
+        valid = iter.next()?;
+    }
+    Ok(out)
+}
+
+/// A running store; dropping it does not stop it, `shutdown` does.
+pub struct RaftStore {
+    router: RaftRouter,
+    meta: Arc<RwLock<StoreMeta>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl RaftStore {
+    /// Starts store `store_id` on `engines`: loads its peers, starts the pollers, the ticker
+    /// and the store thread. `pd` and `runtime` drive splits and heartbeats (optional).
+    pub fn start<K: KvEngine, L: RaftLogStore, T: Transport>(
+        store_id: u64,
+        engines: Engines<K, L>,
+        transport: T,
+        config: Config,
+        pd: Option<Arc<dyn PdClient>>,
+        runtime: Option<tokio::runtime::Handle>,
+    ) -> Result<RaftStore> {
+        let (schedule_tx, schedule_rx) = crossbeam_channel::unbounded();
+        let (store_tx, store_rx) = crossbeam_channel::unbounded();
+        let router = RaftRouter::new(config.mailbox_capacity, schedule_tx, store_tx);
+        let meta = Arc::new(RwLock::new(StoreMeta {
+            store_id,
+            ..Default::default()
+        }));
+        let ctx = Arc::new(StoreContext {
+            store_id,
+            engines: engines.clone(),
+            transport,
+            router: router.clone(),
+            config: config.clone(),
+            meta: meta.clone(),
+            pd,
+            runtime,
+            peers: RwLock::new(HashMap::new()),
+        });
+        for region in load_regions(&engines.kv)? {
+            let Some(peer) = region.peers.iter().find(|p| p.store_id == store_id).copied() else {
+                continue;
+            };
+            ctx.add_peer(region.clone(), peer)?;
+            ctx.update_region(&region);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for i in 0..config.poll_threads.max(1) {
+            let ctx = ctx.clone();
+            let rx = schedule_rx.clone();
+            let stop = stop.clone();
+            threads.push(spawn(format!("raft-poll-{i}"), move || poll_loop(&ctx, &rx, &stop))?);
+        }
+        {
+            let router = router.clone();
+            let stop = stop.clone();
+            let interval = config.tick_interval;
+            threads.push(spawn("raft-tick".into(), move || {
+                while !stop.load(Ordering::Acquire) {
+                    std::thread::sleep(interval);
+                    router.tick_all();
+                }
+            })?);
+        }
+        {
+            let ctx = ctx.clone();
+            let stop = stop.clone();
+            threads.push(spawn("raft-store".into(), move || {
+                while !stop.load(Ordering::Acquire) {
+                    let Ok(msg) = store_rx.recv_timeout(Duration::from_millis(100)) else {
+                        continue;
+                    };
+                    let StoreMsg::RaftMessage(msg) = msg;
+                    let region_id = msg.region_id;
+                    if ctx.router.mailbox(region_id).is_none() {
+                        match ctx.maybe_create_peer(&msg) {
+                            Ok(true) => {}
+                            Ok(false) => continue,
+                            Err(err) => {
+                                tracing::warn!(region_id, %err, "creating a peer failed");
+                                continue;
+                            }
+                        }
+                    }
+                    let _ = ctx.router.send(region_id, PeerMsg::Raft(msg));
+                }
+            })?);
+        }
+        Ok(RaftStore {
+            router,
+            meta,
+            stop,
+            threads,
+        })
+    }
+
+    /// The router of this store's peers.
+    pub fn router(&self) -> &RaftRouter {
+        &self.router
+    }
+
+    /// The regions hosted here.
+    pub fn meta(&self) -> &Arc<RwLock<StoreMeta>> {
+        &self.meta
+    }
+
+    /// Stops the threads and waits for them.
+    pub fn shutdown(mut self) {
+        self.stop.store(true, Ordering::Release);
+        // Wake the pollers: a schedule of region 0 is ignored.
+        for _ in 0..self.threads.len() {
+            self.router.notify(0, &AtomicBool::new(false));
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn spawn(name: String, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(body)
+        .map_err(|err| Error::Engine(format!("starting a raft thread: {err}")))
+}
+
+/// Messages a poller drains from one mailbox per round.
+const MESSAGES_PER_ROUND: usize = 256;
+/// Regions a poller takes per round.
+const REGIONS_PER_ROUND: usize = 64;
+
+fn poll_loop<K: KvEngine, L: RaftLogStore, T: Transport>(
+    ctx: &StoreContext<K, L, T>,
+    schedule: &Receiver<u64>,
+    stop: &AtomicBool,
+) {
+    while let Ok(first) = schedule.recv() {
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        let mut ids = vec![first];
+        while ids.len() < REGIONS_PER_ROUND {
+            match schedule.try_recv() {
+                Ok(id) => ids.push(id),
+                Err(_) => break,
+            }
+        }
+        let fsms: Vec<(u64, Arc<Mutex<PeerFsm<K, L>>>)> = {
+            let peers = ctx.peers.read();
+            ids.iter()
+                .filter_map(|id| peers.get(id).map(|fsm| (*id, fsm.clone())))
+                .collect()
+        };
+        let mut guards: Vec<_> = fsms.iter().map(|(id, fsm)| (*id, fsm.lock())).collect();
+        for (_, fsm) in guards.iter_mut() {
+            let fsm = &mut **fsm;
+            for msg in fsm.rx.try_iter().take(MESSAGES_PER_ROUND) {
+                fsm.peer.on_msg(ctx, msg);
+            }
+        }
+        // Ready rounds: one log write for all peers per round.
+        for _ in 0..4 {
+            let mut batch = LogBatch::default();
+            let mut staged = Vec::new();
+            for (i, (_, fsm)) in guards.iter_mut().enumerate() {
+                if let Some(ready) = fsm.peer.collect_ready(ctx, &mut batch) {
+                    staged.push((i, ready));
+                }
+            }
+            if staged.is_empty() {
+                break;
+            }
+            if let Err(err) = ctx.engines.raft.write(batch) {
+                // Nothing staged may be acknowledged; raft will resend.
+                tracing::error!(%err, "writing raft logs failed");
+                break;
+            }
+            for (i, ready) in staged {
+                guards[i].1.peer.finish_ready(ctx, ready);
+            }
+        }
+        for (id, fsm) in guards.iter_mut() {
+            if fsm.peer.pending_destroy {
+                ctx.destroy(&mut fsm.peer);
+                continue;
+            }
+            if let Some(mailbox) = ctx.router.mailbox(*id) {
+                mailbox.notified.store(false, Ordering::Release);
+                if !fsm.rx.is_empty() || fsm.peer.raft.has_ready() {
+                    ctx.router.notify(*id, &mailbox.notified);
+                }
+            }
+        }
+    }
+}
