@@ -82,10 +82,9 @@ fn command_modifies(cmd: &RaftCmdRequest, region: &metapb::Region) -> Result<Vec
 impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
     /// Applies committed `entries`, then answers the proposals they settle.
     pub fn apply_entries<T: Transport>(&mut self, ctx: &StoreContext<K, L, T>, entries: Vec<Entry>) {
-        let Some(last) = entries.last() else {
+        if entries.is_empty() {
             return;
-        };
-        let last_index = last.index;
+        }
         let mut pending = Vec::new();
         let mut answers: Vec<Answer> = Vec::with_capacity(entries.len());
         let mut applied = (self.raft.store().applied_index(), 0);
@@ -117,7 +116,9 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             tracing::error!(region_id = self.region_id(), %err, "apply failed: the engine refused a write");
             return;
         }
-        self.raft.advance_apply_to(applied.0.min(last_index));
+        // Raft learns the applied index only here (the ready was advanced with
+        // `advance_append`): a joint configuration is left once its entry is applied.
+        self.raft.advance_apply_to(applied.0);
         self.answer(answers);
         self.serve_ready_reads();
     }

@@ -71,7 +71,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         } = staged;
         self.send(ctx, ready.take_persisted_messages());
         let read_states = ready.take_read_states();
-        let mut light = self.raft.advance(ready);
+        let mut light = self.raft.advance_append(ready);
         self.send(ctx, light.take_messages());
         committed.extend(light.take_committed_entries());
         self.apply_entries(ctx, committed);
