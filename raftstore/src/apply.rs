@@ -424,6 +424,10 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             self.pending_destroy = true;
         }
         ctx.update_region(&region);
+        if self.is_leader() {
+            // PD's operators wait for the region's new shape before their next step.
+            ctx.heartbeat_pd(self);
+        }
         tracing::info!(region_id = region.id, conf_ver = epoch.conf_ver, peers = ?region.peers.iter().map(|p| (p.id, p.store_id, p.role)).collect::<Vec<_>>(), "conf change applied");
         Ok(CmdOutcome { region })
     }

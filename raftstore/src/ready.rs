@@ -33,6 +33,10 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         let mut ready = self.raft.ready();
         if let Some(soft) = ready.ss() {
             self.on_role_change(soft.raft_state);
+            if soft.raft_state == raft::StateRole::Leader {
+                // PD routes clients by the leader it knows: tell it at once.
+                ctx.heartbeat_pd(self);
+            }
         }
         self.send(ctx, ready.take_messages());
         if !ready.snapshot().is_empty() {

@@ -111,6 +111,9 @@ pub struct StoreContext<K: KvEngine, L: RaftLogStore, T: Transport> {
     pd: Option<Arc<dyn PdClient>>,
     runtime: Option<tokio::runtime::Handle>,
     peers: RwLock<HashMap<u64, Arc<Mutex<PeerFsm<K, L>>>>>,
+    /// Serializes peer creation between the store thread (peers for messages) and pollers
+    /// (peers for splits), so neither replaces a peer the other just created.
+    creation: Mutex<()>,
 }
 
 impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
@@ -186,6 +189,7 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
     /// Creates the peers of regions a split produced; they campaign at once if the split
     /// region's peer here led it.
     pub fn create_split_peers(&self, regions: Vec<metapb::Region>, campaign: bool) {
+        let _creating = self.creation.lock();
         for region in regions {
             let Some(meta) = region.peers.iter().find(|p| p.store_id == self.store_id).copied() else {
                 continue;
@@ -356,6 +360,11 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
         {
             return Ok(false);
         }
+        let _creating = self.creation.lock();
+        if self.peers.read().contains_key(&msg.region_id) {
+            // Created meanwhile (by a split).
+            return Ok(true);
+        }
         let region = metapb::Region {
             id: msg.region_id,
             ..Default::default()
@@ -483,6 +492,7 @@ impl RaftStore {
             pd,
             runtime,
             peers: RwLock::new(HashMap::new()),
+            creation: Mutex::new(()),
         });
         for region in load_regions(&engines.kv)? {
             let Some(peer) = region.peers.iter().find(|p| p.store_id == store_id).copied() else {

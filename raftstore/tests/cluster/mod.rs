@@ -263,6 +263,12 @@ impl Cluster {
     /// `count` stores (ids 1..=count); region 1 covers every key with a voter on each of the
     /// first `voters` stores (peer id = store id).
     pub fn new(count: u64, voters: u64, config: Config) -> Cluster {
+        if let Ok(filter) = std::env::var("RUST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
