@@ -5,28 +5,27 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
+use std::time::Instant;
 
 use basalt_proto::{metapb, pdpb};
 use prost::Message;
 
 use crate::error::{Error, Result};
-use crate::meta::{self, Changes, MetaStore};
+use crate::meta::{self, Changes, IdAllocator, MetaStore};
 use crate::region::{RegionInfo, RegionStats, RegionTree};
 use crate::safe_point::{ServiceSafePoint, ServiceSafePoints};
+use crate::schedule::{
+    store_loads, Operator, ScheduleCommand, ScheduleConfig, Scheduler, StoreStatus,
+};
 use crate::tso::Tso;
-
-/// Ids reserved on disk ahead of use, so most allocations do not write.
-const ID_BATCH: u64 = 1000;
-/// `max_peer_count` of a freshly bootstrapped cluster (upstream PD's default replica count).
-const DEFAULT_MAX_PEER_COUNT: u32 = 3;
 
 /// Everything PD knows. Callers hold it behind a mutex (`PdServer::cluster`).
 pub struct Cluster {
     meta: MetaStore,
     cluster_id: u64,
     bootstrapped: Option<metapb::Cluster>,
-    next_id: u64,
-    id_limit: u64,
+    ids: IdAllocator,
+    scheduler: Scheduler,
     tso: Tso,
     gc_safe_point: u64,
     service_safe_points: ServiceSafePoints,
@@ -66,9 +65,16 @@ fn is_tombstone(store: &metapb::Store) -> bool {
 }
 
 impl Cluster {
-    /// Opens (creating) PD's metadata database at `path` and loads the cluster from it; the
-    /// cluster id is generated on the first open and kept forever.
+    /// Opens (creating) PD's metadata database at `path` and loads the cluster from it, with
+    /// the default scheduling settings; the cluster id is generated on the first open and kept
+    /// forever.
     pub fn open(path: &Path) -> Result<Cluster> {
+        Cluster::open_with(path, ScheduleConfig::default())
+    }
+
+    /// `open` with scheduling settings. Store liveness is not persisted: every known store
+    /// counts as just seen.
+    pub fn open_with(path: &Path, schedule: ScheduleConfig) -> Result<Cluster> {
         let meta = MetaStore::open(path)?;
         let cluster_id = match meta.get_u64(meta::CLUSTER_ID)? {
             Some(id) => id,
@@ -108,12 +114,17 @@ impl Cluster {
             regions = regions.len(),
             "PD metadata loaded"
         );
+        let now = Instant::now();
+        let mut scheduler = Scheduler::new(cluster_id, schedule, now);
+        for id in stores.keys() {
+            scheduler.store_seen(*id, now);
+        }
         Ok(Cluster {
             meta,
             cluster_id,
             bootstrapped,
-            next_id: id_limit,
-            id_limit,
+            ids: IdAllocator::starting_at(id_limit),
+            scheduler,
             tso,
             gc_safe_point,
             service_safe_points,
@@ -160,18 +171,7 @@ impl Cluster {
     /// Allocates `count` (at least 1) consecutive ids and returns the last, as upstream's
     /// `AllocID` does. Ids never repeat, also across restarts.
     pub fn alloc_ids(&mut self, count: u64) -> Result<u64> {
-        let count = count.max(1);
-        let last = self
-            .next_id
-            .checked_add(count)
-            .ok_or_else(|| Error::InvalidArgument("id space exhausted".into()))?;
-        if last > self.id_limit {
-            let limit = last.saturating_add(ID_BATCH);
-            self.meta.put_u64(meta::ALLOC_ID, limit)?;
-            self.id_limit = limit;
-        }
-        self.next_id = last;
-        Ok(last)
+        self.ids.alloc(&self.meta, count)
     }
 
     /// Reserves `count` timestamps (1 ..= 2^18 - 1); returns the highest as
@@ -223,7 +223,7 @@ impl Cluster {
         }
         let cluster = metapb::Cluster {
             id: self.cluster_id,
-            max_peer_count: DEFAULT_MAX_PEER_COUNT,
+            max_peer_count: u32::try_from(self.scheduler.config().max_replicas).unwrap_or(u32::MAX),
         };
         let mut changes = Changes::default();
         changes
@@ -244,6 +244,7 @@ impl Cluster {
             "cluster bootstrapped"
         );
         self.bootstrapped = Some(cluster);
+        self.scheduler.store_seen(store.id, Instant::now());
         self.stores.insert(store.id, store);
         self.regions.insert(RegionInfo::new(region));
         Ok(())
@@ -275,6 +276,7 @@ impl Cluster {
             &store.encode_to_vec(),
         )?;
         tracing::info!(store_id = store.id, address = %store.address, "store put");
+        self.scheduler.store_seen(store.id, Instant::now());
         self.stores.insert(store.id, store);
         Ok(())
     }
@@ -297,8 +299,14 @@ impl Cluster {
             .collect())
     }
 
-    /// Records a store heartbeat (`StoreHeartbeat`); statistics are kept in memory only.
+    /// Records a store heartbeat (`StoreHeartbeat`); statistics and liveness are kept in
+    /// memory only.
     pub fn store_heartbeat(&mut self, stats: pdpb::StoreStats) -> Result<()> {
+        self.store_heartbeat_at(stats, Instant::now())
+    }
+
+    /// `store_heartbeat` received at `now`.
+    pub fn store_heartbeat_at(&mut self, stats: pdpb::StoreStats, now: Instant) -> Result<()> {
         self.ensure_bootstrapped()?;
         let store = self
             .stores
@@ -308,6 +316,7 @@ impl Cluster {
             return Err(Error::StoreTombstone(store.id));
         }
         store.last_heartbeat = i64::try_from(unix_now().as_nanos()).unwrap_or(i64::MAX);
+        self.scheduler.store_seen(stats.store_id, now);
         self.store_stats.insert(stats.store_id, stats);
         Ok(())
     }
@@ -329,8 +338,22 @@ impl Cluster {
         self.min_resolved_ts.values().copied().min().unwrap_or(0)
     }
 
-    /// Records a region heartbeat: the region, its leader, peer health and statistics.
-    pub fn region_heartbeat(&mut self, heartbeat: &pdpb::RegionHeartbeatRequest) -> Result<()> {
+    /// Records a region heartbeat (the region, its leader, peer health and statistics) and
+    /// returns the response for the leader: the current step of the region's operator, if it
+    /// has one (the replica checker may make one now).
+    pub fn region_heartbeat(
+        &mut self,
+        heartbeat: &pdpb::RegionHeartbeatRequest,
+    ) -> Result<Option<pdpb::RegionHeartbeatResponse>> {
+        self.region_heartbeat_at(heartbeat, Instant::now())
+    }
+
+    /// `region_heartbeat` received at `now`.
+    pub fn region_heartbeat_at(
+        &mut self,
+        heartbeat: &pdpb::RegionHeartbeatRequest,
+        now: Instant,
+    ) -> Result<Option<pdpb::RegionHeartbeatResponse>> {
         self.ensure_bootstrapped()?;
         let region = heartbeat
             .region
@@ -346,7 +369,7 @@ impl Cluster {
         if is_tombstone(store) {
             return Err(Error::StoreTombstone(store.id));
         }
-        self.put_region_info(RegionInfo {
+        let info = RegionInfo {
             region,
             leader: Some(leader),
             down_peers: heartbeat.down_peers.clone(),
@@ -360,7 +383,78 @@ impl Cluster {
                 keys_written: heartbeat.keys_written,
                 keys_read: heartbeat.keys_read,
             },
-        })
+        };
+        self.put_region_info(info.clone())?;
+        let (ids, meta) = (&mut self.ids, &self.meta);
+        self.scheduler.on_region_heartbeat(
+            &self.stores,
+            &self.regions,
+            &info,
+            &mut || ids.alloc(meta, 1),
+            now,
+        )
+    }
+
+    /// One scheduling pass (run every `schedule_interval`): the responses to push to the
+    /// leaders of regions that got a new operator. Nothing before bootstrap.
+    pub fn schedule(&mut self) -> Result<Vec<ScheduleCommand>> {
+        self.schedule_at(Instant::now())
+    }
+
+    /// `schedule` at `now`.
+    pub fn schedule_at(&mut self, now: Instant) -> Result<Vec<ScheduleCommand>> {
+        if !self.is_bootstrapped() {
+            return Ok(Vec::new());
+        }
+        let (ids, meta) = (&mut self.ids, &self.meta);
+        self.scheduler
+            .tick(&self.stores, &self.regions, &mut || ids.alloc(meta, 1), now)
+    }
+
+    /// The scheduling settings.
+    pub fn schedule_config(&self) -> &ScheduleConfig {
+        self.scheduler.config()
+    }
+
+    /// The scheduler, for tests that look inside.
+    #[cfg(test)]
+    pub(crate) fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// Starts an operator (an admin's, or a test's) unless its region has one; returns whether
+    /// it was added.
+    pub fn add_operator(&mut self, operator: Operator) -> bool {
+        self.scheduler.add_operator(operator)
+    }
+
+    /// Running operators, by region id.
+    pub fn operators(&self) -> Vec<Operator> {
+        self.scheduler.operators().cloned().collect()
+    }
+
+    /// A region's running operator, or else its last one and how that ended.
+    pub fn operator_status(&self, region_id: u64) -> Option<(Operator, pdpb::OperatorStatus)> {
+        match self.scheduler.operator(region_id) {
+            Some(operator) => Some((operator.clone(), pdpb::OperatorStatus::Running)),
+            None => self.scheduler.finished(region_id).cloned(),
+        }
+    }
+
+    /// Every store with its state at `now` and its leader and region counts.
+    pub fn store_statuses(&self, now: Instant) -> Result<Vec<StoreStatus>> {
+        self.ensure_bootstrapped()?;
+        let loads = store_loads(&self.regions);
+        Ok(self
+            .stores
+            .values()
+            .map(|store| StoreStatus {
+                store: store.clone(),
+                state: self.scheduler.store_state(store, now),
+                load: loads.get(&store.id).copied().unwrap_or_default(),
+                silent_for: now.saturating_duration_since(self.scheduler.last_seen(store.id)),
+            })
+            .collect())
     }
 
     /// Records a region (from a split report, or in-process), keeping what PD knew of its

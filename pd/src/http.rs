@@ -1,9 +1,12 @@
 //! PD's HTTP API, served on the same port as gRPC (HTTP/1.1 and h2c side by side), for tools and
-//! test suites that read the cluster's state: `GET /pd/api/v1/regions`, `/pd/api/v1/stores`,
-//! `/pd/api/v1/version`. Keys are upper-case hex, as upstream PD prints them.
+//! test suites that read the cluster's state: `GET /pd/api/v1/regions`, `/pd/api/v1/stores`
+//! (with each store's `state_name` and leader and region counts), `/pd/api/v1/operators` (the
+//! running operators), `/pd/api/v1/version`. Keys are upper-case hex, as upstream PD prints
+//! them.
 
 use std::fmt::Write;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -18,6 +21,7 @@ use serde_json::{json, Value};
 
 use crate::cluster::Cluster;
 use crate::region::RegionInfo;
+use crate::schedule::{Operator, StoreStatus};
 
 type Shared = Arc<Mutex<Cluster>>;
 
@@ -27,6 +31,7 @@ pub fn with_http_api(grpc: Router, cluster: Shared) -> Router {
     let http = Router::new()
         .route("/pd/api/v1/regions", get(regions))
         .route("/pd/api/v1/stores", get(stores))
+        .route("/pd/api/v1/operators", get(operators))
         .route("/pd/api/v1/version", get(version))
         .with_state(cluster);
     grpc.merge(http).fallback(fallback)
@@ -82,21 +87,57 @@ async fn regions(State(cluster): State<Shared>) -> Json<Value> {
     Json(json!({ "count": regions.len(), "regions": regions }))
 }
 
+fn store_json(status: &StoreStatus) -> Value {
+    let store = &status.store;
+    json!({
+        "store": {
+            "id": store.id,
+            "address": store.address,
+            "status_address": store.status_address,
+            "version": store.version,
+            "state": store.state,
+            "state_name": status.state.name(),
+        },
+        "status": {
+            "leader_count": status.load.leaders,
+            "region_count": status.load.regions,
+            "last_heartbeat": store.last_heartbeat,
+            "seconds_since_seen": status.silent_for.as_secs(),
+        },
+    })
+}
+
 async fn stores(State(cluster): State<Shared>) -> Json<Value> {
-    let stores = cluster.lock().stores(false).unwrap_or_default();
-    let stores: Vec<Value> = stores
-        .iter()
-        .map(|store| {
-            json!({ "store": {
-                "id": store.id,
-                "address": store.address,
-                "status_address": store.status_address,
-                "version": store.version,
-                "state": store.state,
-            }})
-        })
-        .collect();
+    // Before bootstrap there are no stores.
+    let statuses = cluster
+        .lock()
+        .store_statuses(Instant::now())
+        .unwrap_or_default();
+    let stores: Vec<Value> = statuses.iter().map(store_json).collect();
     Json(json!({ "count": stores.len(), "stores": stores }))
+}
+
+fn operator_json(operator: &Operator, now: Instant) -> Value {
+    json!({
+        "region_id": operator.region_id(),
+        "desc": operator.desc(),
+        "kind": operator.kind().name(),
+        "step": operator.current_step().map(ToString::to_string),
+        "step_index": operator.step_index(),
+        "steps": operator.steps().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "age_ms": u64::try_from(operator.age(now).as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+async fn operators(State(cluster): State<Shared>) -> Json<Value> {
+    let now = Instant::now();
+    let operators = cluster.lock().operators();
+    Json(Value::Array(
+        operators
+            .iter()
+            .map(|operator| operator_json(operator, now))
+            .collect(),
+    ))
 }
 
 async fn version() -> Json<Value> {

@@ -40,6 +40,38 @@ pub fn decode_u64(what: &str, bytes: &[u8]) -> Result<u64> {
     Ok(u64::from_be_bytes(array))
 }
 
+/// Ids reserved on disk ahead of use, so most allocations do not write.
+const ID_BATCH: u64 = 1000;
+
+/// The id allocator: ids up to `limit` are reserved on disk (`ALLOC_ID`), so ids never repeat,
+/// also across restarts.
+pub struct IdAllocator {
+    next: u64,
+    limit: u64,
+}
+
+impl IdAllocator {
+    /// An allocator continuing after the stored high-water mark `limit`.
+    pub fn starting_at(limit: u64) -> IdAllocator {
+        IdAllocator { next: limit, limit }
+    }
+
+    /// Allocates `count` (at least 1) consecutive ids and returns the last.
+    pub fn alloc(&mut self, meta: &MetaStore, count: u64) -> Result<u64> {
+        let last = self
+            .next
+            .checked_add(count.max(1))
+            .ok_or_else(|| Error::InvalidArgument("id space exhausted".into()))?;
+        if last > self.limit {
+            let limit = last.saturating_add(ID_BATCH);
+            meta.put_u64(ALLOC_ID, limit)?;
+            self.limit = limit;
+        }
+        self.next = last;
+        Ok(last)
+    }
+}
+
 /// A set of puts and deletes applied atomically.
 #[derive(Default)]
 pub struct Changes {

@@ -99,6 +99,13 @@ impl RegionTree {
         self.regions.get_mut(&id)
     }
 
+    /// Every region, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = &RegionInfo> + '_ {
+        self.by_end_key
+            .values()
+            .filter_map(|id| self.regions.get(id))
+    }
+
     /// Region ids whose end key is above `start`, in key order.
     fn ids_from(&self, start: &[u8]) -> impl Iterator<Item = u64> + '_ {
         self.by_end_key

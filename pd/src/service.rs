@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::cluster::{unix_seconds, Cluster};
 use crate::error::Error;
 use crate::region::RegionInfo;
+use crate::streams::HeartbeatStreams;
 
 /// Most ids one `AllocID` may ask for.
 const MAX_ALLOC_COUNT: u32 = 1_000_000;
@@ -27,6 +28,7 @@ pub struct PdService {
     cluster: Arc<Mutex<Cluster>>,
     cluster_id: u64,
     member: pdpb::Member,
+    streams: HeartbeatStreams,
 }
 
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -125,7 +127,13 @@ impl PdService {
             cluster,
             cluster_id,
             member,
+            streams: HeartbeatStreams::default(),
         }
+    }
+
+    /// The open region heartbeat streams, to push scheduling commands to stores.
+    pub(crate) fn heartbeat_streams(&self) -> HeartbeatStreams {
+        self.streams.clone()
     }
 
     fn header(&self) -> pdpb::ResponseHeader {
@@ -198,8 +206,8 @@ impl PdService {
         }
     }
 
-    /// Handles one region heartbeat; `Some` is a response to send back (only errors today:
-    /// PD has no operators yet), `Err` ends the stream.
+    /// Handles one region heartbeat; `Some` is a response to send back (the step of the
+    /// region's operator, or an error), `Err` ends the stream.
     fn heartbeat_reply(
         &self,
         heartbeat: &pdpb::RegionHeartbeatRequest,
@@ -207,7 +215,7 @@ impl PdService {
         self.check_header(heartbeat.header.as_ref())?;
         let result = self.cluster.lock().region_heartbeat(heartbeat);
         match result {
-            Ok(()) => Ok(None),
+            Ok(step) => Ok(step),
             Err(err) => {
                 let region_id = heartbeat.region.as_ref().map_or(0, |region| region.id);
                 tracing::warn!(region_id, %err, "region heartbeat refused");
@@ -372,14 +380,20 @@ impl Pd for PdService {
         request: Request<Streaming<pdpb::RegionHeartbeatRequest>>,
     ) -> Result<Response<Self::RegionHeartbeatStream>, Status> {
         let mut incoming = request.into_inner();
-        let (sender, receiver) = mpsc::channel(16);
+        let (sender, receiver) = mpsc::channel(64);
         let service = self.clone();
+        let stream_id = self.streams.open();
         tokio::spawn(async move {
-            // The stream stays open while the store talks; PD answers only with operators
-            // (none yet) and errors.
+            // The stream stays open while the store talks; PD answers with operator steps and
+            // errors, and pushes new operators' first steps on it (`HeartbeatStreams`).
             while let Some(message) = incoming.next().await {
                 let reply = match message {
-                    Ok(heartbeat) => service.heartbeat_reply(&heartbeat),
+                    Ok(heartbeat) => {
+                        if let Some(leader) = &heartbeat.leader {
+                            service.streams.bind(leader.store_id, stream_id, &sender);
+                        }
+                        service.heartbeat_reply(&heartbeat)
+                    }
                     Err(status) => {
                         tracing::debug!(%status, "region heartbeat stream ended");
                         break;
@@ -395,6 +409,7 @@ impl Pd for PdService {
                     break;
                 }
             }
+            service.streams.close(stream_id);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
@@ -592,16 +607,26 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetOperatorResponse>, Status> {
         let request = request.into_inner();
         self.check_header(request.header.as_ref())?;
-        // No schedulers yet, so no region ever has an operator; upstream's answer for that.
-        let header = pdpb::ResponseHeader {
-            cluster_id: self.cluster_id,
-            error: Some(pdpb::Error {
-                r#type: ErrorType::RegionNotFound as i32,
-                message: "Not Found".into(),
-            }),
+        let status = self.cluster.lock().operator_status(request.region_id);
+        let Some((operator, status)) = status else {
+            // Upstream's answer for a region that never had an operator.
+            let header = pdpb::ResponseHeader {
+                cluster_id: self.cluster_id,
+                error: Some(pdpb::Error {
+                    r#type: ErrorType::RegionNotFound as i32,
+                    message: "Not Found".into(),
+                }),
+            };
+            return Ok(Response::new(pdpb::GetOperatorResponse {
+                header: Some(header),
+                ..Default::default()
+            }));
         };
-        Ok(Response::new(pdpb::GetOperatorResponse {
-            header: Some(header),
+        self.reply(Ok(pdpb::GetOperatorResponse {
+            region_id: request.region_id,
+            desc: operator.desc().as_bytes().to_vec(),
+            status: status as i32,
+            kind: operator.kind().name().as_bytes().to_vec(),
             ..Default::default()
         }))
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use basalt_pd::{PdConfig, PdServer};
 use basalt_proto::pdpb::{self, pd_client::PdClient};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
@@ -20,13 +21,18 @@ pub struct Running {
 
 impl Running {
     pub async fn start(dir: &Path) -> Running {
+        Running::start_with(dir, PdConfig::default()).await
+    }
+
+    /// Starts with `config`, its advertised URL replaced by the bound address.
+    pub async fn start_with(dir: &Path, config: PdConfig) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = PdServer::open(
             dir,
             PdConfig {
                 advertise_url: format!("http://{addr}"),
-                ..Default::default()
+                ..config
             },
         )
         .unwrap();
@@ -120,4 +126,24 @@ pub fn error_type(header: &Option<pdpb::ResponseHeader>) -> i32 {
         .and_then(|h| h.error.as_ref())
         .map(|e| e.r#type)
         .unwrap_or(0)
+}
+
+/// One HTTP/1.1 GET on a fresh connection; returns the status code and body.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
