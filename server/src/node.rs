@@ -1,16 +1,21 @@
 //! The store's identity and its conversation with PD: bootstrap on first start (store id,
-//! the first region), registration, heartbeats, timestamps and the GC safe point.
+//! the first region), registration, heartbeats, timestamps, the GC safe point, and the
+//! addresses of other stores ([`PdStoreResolver`]).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use basalt_proto::{metapb, pdpb};
 use basalt_storage::engine::{KvEngine, Modify, CF_RAFT};
 use basalt_storage::kv::{load_regions, region_meta_modify};
 use basalt_storage::LocalEngine;
+use parking_lot::Mutex;
 use prost::Message;
 use tonic::transport::Channel;
 
 use crate::error::{Error, Result};
+use crate::raft_client::StoreResolver;
 
 type PdClient = pdpb::pd_client::PdClient<Channel>;
 
@@ -149,6 +154,27 @@ impl PdConnection {
             .into_inner();
         pd_error("GetGCSafePoint", response.header.as_ref())?;
         Ok(response.safe_point)
+    }
+
+    /// The store `store_id` as PD knows it. A tombstone store is an error: it left the cluster.
+    pub async fn get_store(&mut self, store_id: u64) -> Result<metapb::Store> {
+        let response = self
+            .client
+            .get_store(pdpb::GetStoreRequest {
+                header: self.header(),
+                store_id,
+            })
+            .await
+            .map_err(|status| Error::Pd(format!("GetStore: {status}")))?
+            .into_inner();
+        pd_error("GetStore", response.header.as_ref())?;
+        let store = response
+            .store
+            .ok_or_else(|| Error::Pd(format!("GetStore answered no store {store_id}")))?;
+        if store.state == metapb::StoreState::Tombstone as i32 {
+            return Err(Error::Pd(format!("store {store_id} is a tombstone")));
+        }
+        Ok(store)
     }
 
     /// Registers (or updates) the store.
@@ -307,34 +333,7 @@ impl PdConnection {
         store_address: &str,
         status_address: &str,
     ) -> Result<StoreIdentity> {
-        let store_id = match engine.get_cf(CF_RAFT, STORE_IDENT_KEY)? {
-            Some(bytes) => {
-                let ident = metapb::Store::decode(bytes.as_slice())
-                    .map_err(|err| Error::Corrupted(format!("store identity: {err}")))?;
-                ident.id
-            }
-            None => {
-                let id = self.alloc_id().await?;
-                let ident = metapb::Store {
-                    id,
-                    ..Default::default()
-                };
-                engine.write(
-                    &[Modify::Put(
-                        CF_RAFT,
-                        STORE_IDENT_KEY.to_vec(),
-                        ident.encode_to_vec(),
-                    )],
-                    true,
-                )?;
-                tracing::info!(
-                    store_id = id,
-                    cluster_id = self.cluster_id,
-                    "allocated store id"
-                );
-                id
-            }
-        };
+        let store_id = self.store_id(engine).await?;
         let store = metapb::Store {
             id: store_id,
             address: store_address.to_string(),
@@ -360,6 +359,77 @@ impl PdConnection {
             store_id,
             regions,
         })
+    }
+
+    /// This store's id: read from `engine`, or allocated by PD and recorded on first start.
+    pub async fn store_id<K: KvEngine>(&mut self, engine: &K) -> Result<u64> {
+        if let Some(bytes) = engine.get_cf(CF_RAFT, STORE_IDENT_KEY)? {
+            let ident = metapb::Store::decode(bytes.as_slice())
+                .map_err(|err| Error::Corrupted(format!("store identity: {err}")))?;
+            return Ok(ident.id);
+        }
+        let id = self.alloc_id().await?;
+        let ident = metapb::Store {
+            id,
+            ..Default::default()
+        };
+        engine.write(
+            &[Modify::Put(
+                CF_RAFT,
+                STORE_IDENT_KEY.to_vec(),
+                ident.encode_to_vec(),
+            )],
+            true,
+        )?;
+        tracing::info!(
+            store_id = id,
+            cluster_id = self.cluster_id,
+            "allocated store id"
+        );
+        Ok(id)
+    }
+
+    /// Whether PD's cluster has been bootstrapped.
+    pub async fn is_bootstrapped(&mut self) -> Result<bool> {
+        let response = self
+            .client
+            .is_bootstrapped(pdpb::IsBootstrappedRequest {
+                header: self.header(),
+            })
+            .await
+            .map_err(|status| Error::Pd(format!("IsBootstrapped: {status}")))?
+            .into_inner();
+        pd_error("IsBootstrapped", response.header.as_ref())?;
+        Ok(response.bootstrapped)
+    }
+
+    /// Bootstraps PD's cluster with `store` and its first `region`. `Ok(false)` when another
+    /// store bootstrapped it first.
+    pub async fn bootstrap(
+        &mut self,
+        store: metapb::Store,
+        region: metapb::Region,
+    ) -> Result<bool> {
+        let response = self
+            .client
+            .bootstrap(pdpb::BootstrapRequest {
+                header: self.header(),
+                store: Some(store),
+                region: Some(region),
+            })
+            .await
+            .map_err(|status| Error::Pd(format!("Bootstrap: {status}")))?
+            .into_inner();
+        let already = response
+            .header
+            .as_ref()
+            .and_then(|header| header.error.as_ref())
+            .is_some_and(|error| error.r#type == pdpb::ErrorType::AlreadyBootstrapped as i32);
+        if already {
+            return Ok(false);
+        }
+        pd_error("Bootstrap", response.header.as_ref())?;
+        Ok(true)
     }
 
     async fn bootstrap_cluster<K: KvEngine>(
@@ -422,6 +492,49 @@ impl PdConnection {
     }
 }
 
+/// Finds stores' raft addresses through PD and remembers each until a connection to that store
+/// fails. Cheap to clone; clones share what they remember.
+#[derive(Clone)]
+pub struct PdStoreResolver {
+    pd: PdConnection,
+    addresses: Arc<Mutex<HashMap<u64, String>>>,
+}
+
+impl PdStoreResolver {
+    /// A resolver asking `pd`.
+    pub fn new(pd: PdConnection) -> Self {
+        PdStoreResolver {
+            pd,
+            addresses: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+impl StoreResolver for PdStoreResolver {
+    /// The store's peer address, or its client address when it has none (as TiKV does).
+    async fn resolve(&self, store_id: u64) -> Result<String> {
+        let remembered = self.addresses.lock().get(&store_id).cloned();
+        if let Some(address) = remembered {
+            return Ok(address);
+        }
+        let store = self.pd.clone().get_store(store_id).await?;
+        let address = if store.peer_address.is_empty() {
+            store.address
+        } else {
+            store.peer_address
+        };
+        if address.is_empty() {
+            return Err(Error::Pd(format!("store {store_id} has no address")));
+        }
+        self.addresses.lock().insert(store_id, address.clone());
+        Ok(address)
+    }
+
+    fn invalidate(&self, store_id: u64) {
+        self.addresses.lock().remove(&store_id);
+    }
+}
+
 /// This store's peer of `region`, which leads it on a single-node store.
 pub fn leader_peer(region: &metapb::Region, store_id: u64) -> Result<metapb::Peer> {
     region
@@ -430,4 +543,93 @@ pub fn leader_peer(region: &metapb::Region, store_id: u64) -> Result<metapb::Pee
         .find(|peer| peer.store_id == store_id)
         .cloned()
         .ok_or_else(|| Error::Corrupted(format!("region {} has no peer on this store", region.id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use basalt_storage::engine::MemoryEngine;
+
+    use super::*;
+
+    /// An embedded PD on a free port; it stops when the returned sender drops.
+    async fn start_pd(dir: &std::path::Path) -> (String, tokio::sync::oneshot::Sender<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        let pd = basalt_pd::PdServer::open(
+            dir,
+            basalt_pd::PdConfig {
+                advertise_url: format!("http://{address}"),
+                ..Default::default()
+            },
+        )
+        .expect("PD opens");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = pd
+                .serve(listener, async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        (address, stop)
+    }
+
+    fn store(id: u64, address: &str, peer_address: &str) -> metapb::Store {
+        metapb::Store {
+            id,
+            address: address.to_string(),
+            peer_address: peer_address.to_string(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn pd_resolver_finds_stores_and_refuses_tombstones() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (pd_address, _stop) = start_pd(dir.path()).await;
+        let mut pd = PdConnection::connect(&pd_address, Duration::from_secs(10))
+            .await
+            .expect("PD reachable");
+        let me = pd
+            .join(&MemoryEngine::new(), "127.0.0.1:1", "127.0.0.1:2")
+            .await
+            .expect("joined");
+        pd.put_store(store(100, "10.0.0.1:20160", "10.0.0.1:20161"))
+            .await
+            .expect("put");
+        pd.put_store(store(101, "10.0.0.2:20160", ""))
+            .await
+            .expect("put");
+        pd.put_store(metapb::Store {
+            state: metapb::StoreState::Tombstone as i32,
+            ..store(102, "10.0.0.3:20160", "")
+        })
+        .await
+        .expect("put");
+
+        let resolver = PdStoreResolver::new(pd.clone());
+        let resolve = |store_id| {
+            let resolver = resolver.clone();
+            async move { resolver.resolve(store_id).await }
+        };
+        assert_eq!(resolve(me.store_id).await.expect("self"), "127.0.0.1:1");
+        assert_eq!(resolve(100).await.expect("peer address"), "10.0.0.1:20161");
+        assert_eq!(
+            resolve(101).await.expect("client address"),
+            "10.0.0.2:20160"
+        );
+        let tombstone = resolve(102).await.expect_err("tombstone");
+        assert!(tombstone.to_string().contains("tombstone"), "{tombstone}");
+        resolve(999).await.expect_err("unknown store");
+
+        // Remembered until a connection fails.
+        pd.put_store(store(101, "10.0.0.9:20160", ""))
+            .await
+            .expect("put");
+        assert_eq!(resolve(101).await.expect("remembered"), "10.0.0.2:20160");
+        resolver.invalidate(101);
+        assert_eq!(resolve(101).await.expect("asked again"), "10.0.0.9:20160");
+    }
 }

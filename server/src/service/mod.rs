@@ -20,28 +20,57 @@ mod batch;
 pub mod convert;
 mod copr;
 mod kv;
+mod raft;
 mod raw;
+pub mod snapshot_chunks;
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use basalt_proto::tikvpb::tikv_server::Tikv;
-use basalt_proto::{coprocessor, kvrpcpb, tikvpb};
+use basalt_proto::{coprocessor, kvrpcpb, raft_serverpb, tikvpb};
+use basalt_raftstore::RaftRouter;
 use basalt_storage::Engine;
 use futures::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 pub use kv::KvHandlers;
+pub use raft::RaftMessageSink;
 
-/// The KV service: unary RPCs, `BatchCommands`, and the coprocessor entry points.
+/// The KV service: unary RPCs, `BatchCommands`, the coprocessor entry points, and the raft
+/// RPCs other stores use to reach this store's peers.
 #[derive(Clone)]
 pub struct TikvService<E: Engine> {
     handlers: KvHandlers<E>,
+    raft: Option<Arc<dyn RaftMessageSink>>,
 }
 
 impl<E: Engine> TikvService<E> {
-    /// A service over `handlers`.
+    /// A service over `handlers`. Without a raft router (see `with_raft_router`) the raft RPCs
+    /// answer `unimplemented`.
     pub fn new(handlers: KvHandlers<E>) -> Self {
-        TikvService { handlers }
+        TikvService {
+            handlers,
+            raft: None,
+        }
+    }
+
+    /// Delivers the messages of the raft RPCs (`Raft`, `BatchRaft`, `Snapshot`) to `router`.
+    pub fn with_raft_router(self, router: RaftRouter) -> Self {
+        self.with_raft_sink(router)
+    }
+
+    /// Delivers the messages of the raft RPCs to `sink` (a test double, or a filter in front
+    /// of the router).
+    pub fn with_raft_sink(mut self, sink: impl RaftMessageSink) -> Self {
+        self.raft = Some(Arc::new(sink));
+        self
+    }
+
+    fn raft_sink(&self) -> Result<&dyn RaftMessageSink, Status> {
+        self.raft
+            .as_deref()
+            .ok_or_else(|| Status::unimplemented(raft::NO_RAFT))
     }
 }
 
@@ -128,5 +157,35 @@ impl<E: Engine> Tikv for TikvService<E> {
     ) -> Result<Response<Self::BatchCommandsStream>, Status> {
         let stream = batch::serve(self.handlers.clone(), request.into_inner());
         Ok(Response::new(stream))
+    }
+
+    async fn raft(
+        &self,
+        request: Request<Streaming<raft_serverpb::RaftMessage>>,
+    ) -> Result<Response<raft_serverpb::Done>, Status> {
+        let sink = self.raft_sink()?;
+        raft::receive_messages(sink, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn batch_raft(
+        &self,
+        request: Request<Streaming<tikvpb::BatchRaftMessage>>,
+    ) -> Result<Response<raft_serverpb::Done>, Status> {
+        let sink = self.raft_sink()?;
+        raft::receive_batches(sink, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn snapshot(
+        &self,
+        request: Request<Streaming<raft_serverpb::SnapshotChunk>>,
+    ) -> Result<Response<raft_serverpb::Done>, Status> {
+        let sink = self.raft_sink()?;
+        raft::receive_snapshot(sink, request.into_inner())
+            .await
+            .map(Response::new)
     }
 }
