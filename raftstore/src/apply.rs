@@ -43,8 +43,15 @@ fn command_modifies(cmd: &RaftCmdRequest, region: &metapb::Region) -> Result<Vec
     for request in &cmd.requests {
         match CmdType::try_from(request.cmd_type) {
             Ok(CmdType::Put) => {
-                let put = request.put.as_ref().ok_or_else(|| corrupted("put without body".into()))?;
-                out.push(Modify::Put(data_cf(&put.cf)?, data_key(&put.key), put.value.clone()));
+                let put = request
+                    .put
+                    .as_ref()
+                    .ok_or_else(|| corrupted("put without body".into()))?;
+                out.push(Modify::Put(
+                    data_cf(&put.cf)?,
+                    data_key(&put.key),
+                    put.value.clone(),
+                ));
             }
             Ok(CmdType::Delete) => {
                 let delete = request
@@ -81,7 +88,11 @@ fn command_modifies(cmd: &RaftCmdRequest, region: &metapb::Region) -> Result<Vec
 
 impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
     /// Applies committed `entries`, then answers the proposals they settle.
-    pub fn apply_entries<T: Transport>(&mut self, ctx: &StoreContext<K, L, T>, entries: Vec<Entry>) {
+    pub fn apply_entries<T: Transport>(
+        &mut self,
+        ctx: &StoreContext<K, L, T>,
+        entries: Vec<Entry>,
+    ) {
         if entries.is_empty() {
             return;
         }
@@ -185,7 +196,10 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         let current = self.region().region_epoch.unwrap_or_default();
         if asked.is_some_and(|asked| asked.version != current.version) {
             return Err(errors::epoch_not_match(
-                format!("region {} changed before the command applied", self.region_id()),
+                format!(
+                    "region {} changed before the command applied",
+                    self.region_id()
+                ),
                 vec![self.region().clone()],
             ));
         }
@@ -230,9 +244,10 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         let mut batch = LogBatch::default();
         storage.compact_to(request.compact_index, request.compact_term, &mut batch);
         storage.apply_state.applied_index = entry.index;
-        ctx.engines
-            .kv
-            .write(&[apply_state_modify(region_id, &storage.apply_state)], false)?;
+        ctx.engines.kv.write(
+            &[apply_state_modify(region_id, &storage.apply_state)],
+            false,
+        )?;
         ctx.engines.raft.write(batch)?;
         Ok(CmdOutcome {
             region: self.region().clone(),
@@ -252,7 +267,8 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             .ok_or_else(|| corrupted("split without body".into()))?
             .requests;
         let region = self.region().clone();
-        let invalid = |why: String| Error::InvalidRequest(format!("split of region {}: {why}", region.id));
+        let invalid =
+            |why: String| Error::InvalidRequest(format!("split of region {}: {why}", region.id));
         if splits.is_empty() {
             return Err(invalid("no split key".into()));
         }
@@ -261,7 +277,10 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             let inside = split.split_key > previous
                 && (region.end_key.is_empty() || split.split_key < region.end_key);
             if !inside {
-                return Err(invalid(format!("split key {:?} is out of order or range", split.split_key)));
+                return Err(invalid(format!(
+                    "split key {:?} is out of order or range",
+                    split.split_key
+                )));
             }
             if split.new_peer_ids.len() != region.peers.len() {
                 return Err(invalid("one new peer id per peer is needed".into()));
@@ -301,7 +320,11 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             region_state_modify(&derived, PeerState::Normal),
             apply_state_modify(derived.id, &storage.apply_state),
         ];
-        modifies.extend(fresh.iter().map(|r| region_state_modify(r, PeerState::Normal)));
+        modifies.extend(
+            fresh
+                .iter()
+                .map(|r| region_state_modify(r, PeerState::Normal)),
+        );
         ctx.engines.kv.write(&modifies, true)?;
         ctx.update_region(&derived);
         self.written_since_check = 0;
@@ -327,9 +350,11 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         let cc: ConfChangeV2 = if entry.get_entry_type() == EntryType::EntryConfChange {
             let mut v1 = ConfChange::parse_from_bytes(&entry.data)
                 .map_err(|err| corrupted(format!("conf change {}: {err}", entry.index)))?;
-            let mut single = raft::eraftpb::ConfChangeSingle::default();
-            single.change_type = v1.change_type;
-            single.node_id = v1.node_id;
+            let single = raft::eraftpb::ConfChangeSingle {
+                change_type: v1.change_type,
+                node_id: v1.node_id,
+                ..Default::default()
+            };
             let mut v2 = ConfChangeV2::default();
             v2.changes.push(single);
             v2.context = std::mem::take(&mut v1.context);
@@ -356,7 +381,10 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             let asked = cmd.header.as_ref().and_then(|header| header.region_epoch);
             if asked.is_some_and(|asked| asked.conf_ver != epoch.conf_ver) {
                 return Err(errors::epoch_not_match(
-                    format!("region {} changed before the conf change applied", region.id),
+                    format!(
+                        "region {} changed before the conf change applied",
+                        region.id
+                    ),
                     vec![region.clone()],
                 ));
             }
@@ -370,18 +398,33 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             for change in &changes {
                 let peer = change.peer.unwrap_or_default();
                 let existing = region.peers.iter().position(|p| p.id == peer.id);
-                match (basalt_proto::eraftpb::ConfChangeType::try_from(change.change_type), existing) {
+                match (
+                    basalt_proto::eraftpb::ConfChangeType::try_from(change.change_type),
+                    existing,
+                ) {
                     (Ok(basalt_proto::eraftpb::ConfChangeType::AddNode), Some(at)) => {
-                        region.peers[at].role = if joint { PeerRole::IncomingVoter } else { PeerRole::Voter } as i32;
+                        region.peers[at].role = if joint {
+                            PeerRole::IncomingVoter
+                        } else {
+                            PeerRole::Voter
+                        } as i32;
                     }
                     (Ok(basalt_proto::eraftpb::ConfChangeType::AddNode), None) => {
                         region.peers.push(metapb::Peer {
-                            role: if joint { PeerRole::IncomingVoter } else { PeerRole::Voter } as i32,
+                            role: if joint {
+                                PeerRole::IncomingVoter
+                            } else {
+                                PeerRole::Voter
+                            } as i32,
                             ..peer
                         });
                     }
                     (Ok(basalt_proto::eraftpb::ConfChangeType::AddLearnerNode), Some(at)) => {
-                        region.peers[at].role = if joint { PeerRole::DemotingVoter } else { PeerRole::Learner } as i32;
+                        region.peers[at].role = if joint {
+                            PeerRole::DemotingVoter
+                        } else {
+                            PeerRole::Learner
+                        } as i32;
                     }
                     (Ok(basalt_proto::eraftpb::ConfChangeType::AddLearnerNode), None) => {
                         region.peers.push(metapb::Peer {
@@ -393,7 +436,9 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                         region.peers.remove(at);
                     }
                     (Ok(basalt_proto::eraftpb::ConfChangeType::RemoveNode), None) => {}
-                    (Err(_), _) => return Err(corrupted(format!("change type {}", change.change_type))),
+                    (Err(_), _) => {
+                        return Err(corrupted(format!("change type {}", change.change_type)))
+                    }
                 }
                 self.peer_cache.insert(peer.id, peer);
             }

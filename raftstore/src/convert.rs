@@ -37,10 +37,12 @@ mod tests {
         // Field 15 is `commit_term` for raft-rs 0.7 and `priority` in kvproto: it must survive
         // the trip through the wire type.
         message.commit_term = 6;
-        let mut entry = Entry::default();
-        entry.index = 10;
-        entry.term = 7;
-        entry.data = b"payload".to_vec().into();
+        let entry = Entry {
+            index: 10,
+            term: 7,
+            data: b"payload".to_vec().into(),
+            ..Default::default()
+        };
         message.entries.push(entry);
         let wire = message_to_wire(&message).unwrap();
         assert_eq!(wire.msg_type, wire::MessageType::MsgAppend as i32);
@@ -50,8 +52,10 @@ mod tests {
 
     #[test]
     fn malformed_bytes_are_refused() {
-        let mut wire = wire::Message::default();
-        wire.msg_type = 99;
+        let wire = wire::Message {
+            msg_type: 99,
+            ..Default::default()
+        };
         // An unknown enum value is kept by prost and refused or defaulted by raft-rs, never a
         // panic.
         let _ = message_from_wire(&wire);

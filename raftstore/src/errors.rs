@@ -47,17 +47,14 @@ pub fn server_is_busy(reason: &str) -> Error {
 
 /// A key outside the region.
 pub fn key_not_in_region(key: &[u8], region: &metapb::Region) -> Error {
-    region_error(
-        format!("key {key:?} is not in region {}", region.id),
-        |e| {
-            e.key_not_in_region = Some(errorpb::KeyNotInRegion {
-                key: key.to_vec(),
-                region_id: region.id,
-                start_key: region.start_key.clone(),
-                end_key: region.end_key.clone(),
-            })
-        },
-    )
+    region_error(format!("key {key:?} is not in region {}", region.id), |e| {
+        e.key_not_in_region = Some(errorpb::KeyNotInRegion {
+            key: key.to_vec(),
+            region_id: region.id,
+            start_key: region.start_key.clone(),
+            end_key: region.end_key.clone(),
+        })
+    })
 }
 
 /// A command too large for one raft entry.

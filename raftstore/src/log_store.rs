@@ -33,8 +33,11 @@ impl LogBatch {
             let bytes = entry
                 .write_to_bytes()
                 .map_err(|err| Error::Engine(format!("encoding a raft entry: {err}")))?;
-            self.modifies
-                .push(Modify::Put(CF_RAFT, keys::log_key(region_id, entry.index), bytes));
+            self.modifies.push(Modify::Put(
+                CF_RAFT,
+                keys::log_key(region_id, entry.index),
+                bytes,
+            ));
         }
         Ok(())
     }
@@ -130,7 +133,9 @@ impl<K: KvEngine> RaftLogStore for KvRaftLog<K> {
                 )));
             }
             let entry = Entry::parse_from_bytes(iter.value()).map_err(|err| {
-                Error::Corrupted(format!("raft entry {expected} of region {region_id}: {err}"))
+                Error::Corrupted(format!(
+                    "raft entry {expected} of region {region_id}: {err}"
+                ))
             })?;
             size += iter.value().len() as u64;
             if !out.is_empty() && size > max_size {
@@ -162,11 +167,12 @@ mod tests {
     use basalt_storage::engine::MemoryEngine;
 
     fn entry(index: u64, term: u64) -> Entry {
-        let mut entry = Entry::default();
-        entry.index = index;
-        entry.term = term;
-        entry.data = vec![index as u8; 10].into();
-        entry
+        Entry {
+            index,
+            term,
+            data: vec![index as u8; 10].into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -187,7 +193,10 @@ mod tests {
         assert_eq!(log.raft_state(3).unwrap().map(|s| s.last_index), Some(5));
         assert_eq!(log.raft_state(4).unwrap(), None);
         let all = log.entries(3, 1, 6, u64::MAX).unwrap();
-        assert_eq!(all.iter().map(|e| e.index).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        assert_eq!(
+            all.iter().map(|e| e.index).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
         // A size limit still returns one entry.
         assert_eq!(log.entries(3, 2, 6, 0).unwrap().len(), 1);
         // Compaction leaves a hole that reads report.

@@ -35,7 +35,7 @@ pub enum PeerMsg {
     /// A write or admin command to propose.
     Command {
         /// The command.
-        cmd: RaftCmdRequest,
+        cmd: Box<RaftCmdRequest>,
         /// Its answer.
         cb: Callback,
     },

@@ -10,6 +10,9 @@ use basalt_storage::Result;
 /// A boxed future, so the trait stays object safe.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
+/// Per new region: its id and one peer id per peer of the split region.
+pub type SplitIds = Vec<(u64, Vec<u64>)>;
+
 /// A leader's report of its region.
 #[derive(Debug, Clone, Default)]
 pub struct RegionHeartbeat {
@@ -33,11 +36,7 @@ pub struct RegionHeartbeat {
 pub trait PdClient: Send + Sync + 'static {
     /// Ids for `count` new regions split from `region`: per region its id and one peer id per
     /// peer of `region`.
-    fn ask_batch_split(
-        &self,
-        region: metapb::Region,
-        count: usize,
-    ) -> BoxFuture<Result<Vec<(u64, Vec<u64>)>>>;
+    fn ask_batch_split(&self, region: metapb::Region, count: usize) -> BoxFuture<Result<SplitIds>>;
     /// Reports the regions a split produced (the derived one first).
     fn report_batch_split(&self, regions: Vec<metapb::Region>) -> BoxFuture<Result<()>>;
     /// Reports a region from its leader.

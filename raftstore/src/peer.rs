@@ -154,7 +154,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
     pub fn on_msg<T: Transport>(&mut self, ctx: &StoreContext<K, L, T>, msg: PeerMsg) {
         match msg {
             PeerMsg::Raft(msg) => self.on_raft_message(ctx, *msg),
-            PeerMsg::Command { cmd, cb } => self.propose(ctx, cmd, cb),
+            PeerMsg::Command { cmd, cb } => self.propose(ctx, *cmd, cb),
             PeerMsg::Read { req, cb } => self.read(req, cb),
             PeerMsg::TransferLeader(to) => {
                 if self.is_leader() && to.id != self.meta.id {
@@ -232,7 +232,11 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         let theirs = msg.region_epoch.unwrap_or_default();
         let removed = !self.raft.store().is_initialized() || theirs.conf_ver > ours.conf_ver;
         if removed && !self.is_leader() {
-            tracing::info!(region_id = self.region_id(), peer_id = self.meta.id, "peer was removed from its region");
+            tracing::info!(
+                region_id = self.region_id(),
+                peer_id = self.meta.id,
+                "peer was removed from its region"
+            );
             self.pending_destroy = true;
         }
     }
@@ -427,7 +431,10 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         }
         let data = cmd.encode_to_vec();
         if data.len() > MAX_ENTRY_BYTES {
-            cb(Err(errors::entry_too_large(self.region_id(), data.len() as u64)));
+            cb(Err(errors::entry_too_large(
+                self.region_id(),
+                data.len() as u64,
+            )));
             return Ok(());
         }
         let before = self.raft.raft.raft_log.last_index();
@@ -497,7 +504,12 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                 Ok(basalt_proto::eraftpb::ConfChangeType::AddLearnerNode) => {
                     ConfChangeType::AddLearnerNode
                 }
-                Err(_) => return Err(invalid(format!("unknown change type {}", change.change_type))),
+                Err(_) => {
+                    return Err(invalid(format!(
+                        "unknown change type {}",
+                        change.change_type
+                    )))
+                }
             };
             if peer.id == self.meta.id && kind != ConfChangeType::AddNode {
                 return Err(invalid(
@@ -509,9 +521,11 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                     "joint changes may promote and demote, not remove: demote first".into(),
                 ));
             }
-            let mut single = ConfChangeSingle::default();
-            single.change_type = kind;
-            single.node_id = peer.id;
+            let single = ConfChangeSingle {
+                change_type: kind,
+                node_id: peer.id,
+                ..Default::default()
+            };
             cc.changes.push(single);
             self.peer_cache.insert(peer.id, peer);
         }

@@ -260,7 +260,10 @@ impl<K: KvEngine, L: RaftLogStore> PeerStorage<K, L> {
 
     /// Raises the commit index recorded in the raft state (from a light ready).
     pub fn set_commit(&mut self, commit: u64, batch: &mut LogBatch) {
-        let hard_state = self.raft_state.hard_state.get_or_insert_with(Default::default);
+        let hard_state = self
+            .raft_state
+            .hard_state
+            .get_or_insert_with(Default::default);
         if commit > hard_state.commit {
             hard_state.commit = commit;
             batch.put_raft_state(self.region.id, &self.raft_state);
@@ -290,7 +293,10 @@ impl<K: KvEngine, L: RaftLogStore> PeerStorage<K, L> {
 
         let mut batch = LogBatch::synced();
         batch.delete_entries(region.id, 0, self.raft_state.last_index.max(meta.index) + 1);
-        let hard_state = self.raft_state.hard_state.get_or_insert_with(Default::default);
+        let hard_state = self
+            .raft_state
+            .hard_state
+            .get_or_insert_with(Default::default);
         hard_state.commit = hard_state.commit.max(meta.index);
         hard_state.term = hard_state.term.max(meta.term);
         self.raft_state.last_index = meta.index;
@@ -379,10 +385,12 @@ impl<K: KvEngine, L: RaftLogStore> raft::Storage for PeerStorage<K, L> {
         }
         // Apply runs on the thread that drives this peer, so the engine holds exactly the
         // data up to `applied` right now.
-        let data = snapshot::build(&self.engines.kv.snapshot(), &self.region)
-            .map_err(storage_error)?;
-        let mut snap = RaftSnapshot::default();
-        snap.data = data.into();
+        let data =
+            snapshot::build(&self.engines.kv.snapshot(), &self.region).map_err(storage_error)?;
+        let mut snap = RaftSnapshot {
+            data: data.into(),
+            ..Default::default()
+        };
         let meta = snap.mut_metadata();
         meta.index = applied;
         meta.term = self.term_of(applied).map_err(storage_error)?;

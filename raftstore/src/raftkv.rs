@@ -101,7 +101,10 @@ fn to_request(modify: Modify) -> raft_cmdpb::Request {
 impl<K: KvEngine> Engine for RaftKv<K> {
     type Snap = DataSnapshot<K::Snap>;
 
-    fn async_snapshot(&self, ctx: &RequestContext) -> impl Future<Output = Result<Self::Snap>> + Send {
+    fn async_snapshot(
+        &self,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<Self::Snap>> + Send {
         let region_id = ctx.region_id;
         let checked = self.check_store(ctx);
         let req = ReadRequest {
@@ -188,7 +191,9 @@ impl<K: KvEngine> Engine for RaftKv<K> {
         let kv = self.kv.clone();
         async move {
             if !end.is_empty() && start > end {
-                return Err(Error::InvalidRequest("destroy range start is after its end".into()));
+                return Err(Error::InvalidRequest(
+                    "destroy range start is after its end".into(),
+                ));
             }
             let region = basalt_proto::metapb::Region {
                 start_key: start,

@@ -46,7 +46,11 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                         self.peer_cache.insert(peer.id, *peer);
                     }
                     ctx.update_region(&region);
-                    tracing::info!(region_id = region.id, index = ready.snapshot().get_metadata().index, "snapshot applied");
+                    tracing::info!(
+                        region_id = region.id,
+                        index = ready.snapshot().get_metadata().index,
+                        "snapshot applied"
+                    );
                 }
                 Err(err) => {
                     tracing::error!(region_id = self.region_id(), %err, "applying a snapshot failed");
@@ -90,7 +94,11 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
     ) {
         for message in messages {
             let Some(to) = self.peer_cache.get(&message.to).copied() else {
-                tracing::debug!(region_id = self.region_id(), to = message.to, "no address for a raft message");
+                tracing::debug!(
+                    region_id = self.region_id(),
+                    to = message.to,
+                    "no address for a raft message"
+                );
                 continue;
             };
             let wire = match convert::message_to_wire(&message) {

@@ -95,7 +95,9 @@ impl RaftRouter {
                 self.notify(region_id, &mailbox.notified);
                 Ok(())
             }
-            Err(TrySendError::Full(_)) => Err(errors::server_is_busy("the region's mailbox is full")),
+            Err(TrySendError::Full(_)) => {
+                Err(errors::server_is_busy("the region's mailbox is full"))
+            }
             Err(TrySendError::Disconnected(_)) => Err(errors::region_not_found(region_id)),
         }
     }
@@ -116,7 +118,13 @@ impl RaftRouter {
     /// Proposes `cmd` to its region; `cb` gets the outcome once applied.
     pub fn send_command(&self, cmd: RaftCmdRequest, cb: Callback) -> Result<()> {
         let region_id = cmd.header.as_ref().map_or(0, |header| header.region_id);
-        self.send(region_id, PeerMsg::Command { cmd, cb })
+        self.send(
+            region_id,
+            PeerMsg::Command {
+                cmd: Box::new(cmd),
+                cb,
+            },
+        )
     }
 
     /// Asks the peer of `region_id` to confirm a read; `cb` runs when reading is safe.

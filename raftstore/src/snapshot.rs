@@ -133,10 +133,15 @@ mod tests {
     #[test]
     fn round_trip_keeps_only_the_region_and_rejects_bad_data() {
         let kv = MemoryEngine::new();
-        let puts: Vec<Modify> = [(CF_DEFAULT, "a"), (CF_WRITE, "b"), (CF_LOCK, "c"), (CF_DEFAULT, "x")]
-            .iter()
-            .map(|(cf, key)| Modify::Put(cf, data_key(key.as_bytes()), key.as_bytes().to_vec()))
-            .collect();
+        let puts: Vec<Modify> = [
+            (CF_DEFAULT, "a"),
+            (CF_WRITE, "b"),
+            (CF_LOCK, "c"),
+            (CF_DEFAULT, "x"),
+        ]
+        .iter()
+        .map(|(cf, key)| Modify::Put(cf, data_key(key.as_bytes()), key.as_bytes().to_vec()))
+        .collect();
         kv.write(&puts, false).unwrap();
         let region = metapb::Region {
             id: 4,

@@ -89,6 +89,8 @@ impl StoreMeta {
     }
 }
 
+type SharedFsm<K, L> = Arc<Mutex<PeerFsm<K, L>>>;
+
 struct PeerFsm<K: KvEngine, L: RaftLogStore> {
     peer: Peer<K, L>,
     rx: Receiver<PeerMsg>,
@@ -110,7 +112,7 @@ pub struct StoreContext<K: KvEngine, L: RaftLogStore, T: Transport> {
     pub meta: Arc<RwLock<StoreMeta>>,
     pd: Option<Arc<dyn PdClient>>,
     runtime: Option<tokio::runtime::Handle>,
-    peers: RwLock<HashMap<u64, Arc<Mutex<PeerFsm<K, L>>>>>,
+    peers: RwLock<HashMap<u64, SharedFsm<K, L>>>,
     /// Serializes peer creation between the store thread (peers for messages) and pollers
     /// (peers for splits), so neither replaces a peer the other just created.
     creation: Mutex<()>,
@@ -133,7 +135,9 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
         let Some(snapshot) = &message.snapshot else {
             return false;
         };
-        let Ok(data) = basalt_proto::raft_serverpb::RaftSnapshotData::decode(snapshot.data.as_slice()) else {
+        let Ok(data) =
+            basalt_proto::raft_serverpb::RaftSnapshotData::decode(snapshot.data.as_slice())
+        else {
             tracing::warn!(region_id, "dropping a snapshot that does not decode");
             return false;
         };
@@ -141,7 +145,10 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
             return false;
         };
         let fits = region.id == region_id
-            && !self.meta.read().overlaps(&region.start_key, &region.end_key, region_id);
+            && !self
+                .meta
+                .read()
+                .overlaps(&region.start_key, &region.end_key, region_id);
         if !fits {
             tracing::info!(region_id, "dropping a snapshot overlapping another region");
         }
@@ -191,7 +198,12 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
     pub fn create_split_peers(&self, regions: Vec<metapb::Region>, campaign: bool) {
         let _creating = self.creation.lock();
         for region in regions {
-            let Some(meta) = region.peers.iter().find(|p| p.store_id == self.store_id).copied() else {
+            let Some(meta) = region
+                .peers
+                .iter()
+                .find(|p| p.store_id == self.store_id)
+                .copied()
+            else {
                 continue;
             };
             // An uninitialized peer created by a message gives way.
@@ -203,7 +215,9 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
                         let _ = self.router.send(region.id, PeerMsg::Campaign);
                     }
                 }
-                Err(err) => tracing::error!(region_id = region.id, %err, "creating a split peer failed"),
+                Err(err) => {
+                    tracing::error!(region_id = region.id, %err, "creating a split peer failed")
+                }
             }
         }
     }
@@ -264,7 +278,13 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
                     Vec::new()
                 }
             };
-            let _ = router.send(region_id, PeerMsg::Split { region_epoch: epoch, splits });
+            let _ = router.send(
+                region_id,
+                PeerMsg::Split {
+                    region_epoch: epoch,
+                    splits,
+                },
+            );
         });
     }
 
@@ -346,16 +366,27 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
         if !starts.iter().any(|kind| *kind as i32 == message.msg_type) {
             return Ok(false);
         }
-        let state: Option<RegionLocalState> =
-            read_record(&self.engines.kv, &keys::region_state_key(msg.region_id), "region state")?;
+        let state: Option<RegionLocalState> = read_record(
+            &self.engines.kv,
+            &keys::region_state_key(msg.region_id),
+            "region state",
+        )?;
         if let Some(state) = state {
-            let old_epoch = state.region.and_then(|region| region.region_epoch).unwrap_or_default();
+            let old_epoch = state
+                .region
+                .and_then(|region| region.region_epoch)
+                .unwrap_or_default();
             let new_epoch = msg.region_epoch.unwrap_or_default();
-            if state.state == PeerState::Tombstone as i32 && new_epoch.conf_ver <= old_epoch.conf_ver {
+            if state.state == PeerState::Tombstone as i32
+                && new_epoch.conf_ver <= old_epoch.conf_ver
+            {
                 return Ok(false);
             }
         }
-        if self.meta.read().overlaps(&msg.start_key, &msg.end_key, msg.region_id)
+        if self
+            .meta
+            .read()
+            .overlaps(&msg.start_key, &msg.end_key, msg.region_id)
             && !(msg.start_key.is_empty() && msg.end_key.is_empty())
         {
             return Ok(false);
@@ -370,7 +401,11 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
             ..Default::default()
         };
         self.add_peer(region, to)?;
-        tracing::info!(region_id = msg.region_id, peer_id = to.id, "created a peer for a new region");
+        tracing::info!(
+            region_id = msg.region_id,
+            peer_id = to.id,
+            "created a peer for a new region"
+        );
         Ok(true)
     }
 }
@@ -403,7 +438,9 @@ pub fn find_split_key<S: Snapshot>(
             return Ok(None);
         }
         let half = size / 2;
-        let at = keys.partition_point(|(running, _)| *running < half).min(keys.len() - 1);
+        let at = keys
+            .partition_point(|(running, _)| *running < half)
+            .min(keys.len() - 1);
         let mut key = keys[at].1.clone();
         if cf == CF_WRITE && key.len() > 8 {
             key.truncate(key.len() - 8);
@@ -495,7 +532,12 @@ impl RaftStore {
             creation: Mutex::new(()),
         });
         for region in load_regions(&engines.kv)? {
-            let Some(peer) = region.peers.iter().find(|p| p.store_id == store_id).copied() else {
+            let Some(peer) = region
+                .peers
+                .iter()
+                .find(|p| p.store_id == store_id)
+                .copied()
+            else {
                 continue;
             };
             ctx.add_peer(region.clone(), peer)?;
@@ -507,7 +549,9 @@ impl RaftStore {
             let ctx = ctx.clone();
             let rx = schedule_rx.clone();
             let stop = stop.clone();
-            threads.push(spawn(format!("raft-poll-{i}"), move || poll_loop(&ctx, &rx, &stop))?);
+            threads.push(spawn(format!("raft-poll-{i}"), move || {
+                poll_loop(&ctx, &rx, &stop)
+            })?);
         }
         {
             let router = router.clone();
@@ -603,7 +647,7 @@ fn poll_loop<K: KvEngine, L: RaftLogStore, T: Transport>(
                 Err(_) => break,
             }
         }
-        let fsms: Vec<(u64, Arc<Mutex<PeerFsm<K, L>>>)> = {
+        let fsms: Vec<(u64, SharedFsm<K, L>)> = {
             let peers = ctx.peers.read();
             ids.iter()
                 .filter_map(|id| peers.get(id).map(|fsm| (*id, fsm.clone())))

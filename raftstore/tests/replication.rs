@@ -24,20 +24,33 @@ fn writes_replicate_to_every_store_and_followers_refuse_plain_reads() {
         cluster.put(&key(i), b"v", WITHIN).expect("put");
     }
     for store in 1..=3 {
-        assert!(cluster.wait_local(store, &key(19), Some(b"v"), WITHIN), "store {store}");
+        assert!(
+            cluster.wait_local(store, &key(19), Some(b"v"), WITHIN),
+            "store {store}"
+        );
     }
     let leader = cluster.leader_of(&key(0)).expect("a leader");
     let follower = (1..=3).find(|s| *s != leader).unwrap();
     // A follower answers NotLeader naming the leader, unless the read asks for replica read.
     match cluster.get(follower, &key(0), false) {
         Err(Error::Region(err)) => {
-            let hint = err.not_leader.expect("not leader").leader.expect("leader hint");
+            let hint = err
+                .not_leader
+                .expect("not leader")
+                .leader
+                .expect("leader hint");
             assert_eq!(hint.store_id, leader);
         }
         other => panic!("expected NotLeader, got {other:?}"),
     }
-    assert_eq!(cluster.get(follower, &key(0), true).unwrap(), Some(b"v".to_vec()));
-    assert_eq!(cluster.get(leader, &key(0), false).unwrap(), Some(b"v".to_vec()));
+    assert_eq!(
+        cluster.get(follower, &key(0), true).unwrap(),
+        Some(b"v".to_vec())
+    );
+    assert_eq!(
+        cluster.get(leader, &key(0), false).unwrap(),
+        Some(b"v".to_vec())
+    );
 }
 
 #[test]
@@ -49,9 +62,15 @@ fn a_partitioned_leader_is_replaced_and_heals_without_split_brain() {
     cluster.add_filter(Filter::Partition(vec![old], others.clone()));
     // The majority elects a new leader and keeps taking writes.
     let started = std::time::Instant::now();
-    let writer = cluster.put(b"a", b"2", WITHIN).expect("write on the majority side");
+    let writer = cluster
+        .put(b"a", b"2", WITHIN)
+        .expect("write on the majority side");
     assert!(others.contains(&writer), "written through store {writer}");
-    assert!(started.elapsed() < Duration::from_secs(5), "failover took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "failover took {:?}",
+        started.elapsed()
+    );
     // The old leader cannot serve a linearizable read any more: its lease ran out and it
     // cannot reach a quorum.
     std::thread::sleep(Duration::from_millis(300));
@@ -72,11 +91,18 @@ fn duplicated_delayed_and_dropped_messages_lose_no_acknowledged_write() {
     cluster.add_filter(Filter::DropEvery(10));
     let mut acknowledged = Vec::new();
     for i in 0..60 {
-        if cluster.put(&key(i), format!("v{i}").as_bytes(), WITHIN).is_ok() {
+        if cluster
+            .put(&key(i), format!("v{i}").as_bytes(), WITHIN)
+            .is_ok()
+        {
             acknowledged.push(i);
         }
     }
-    assert!(acknowledged.len() > 50, "only {} writes went through", acknowledged.len());
+    assert!(
+        acknowledged.len() > 50,
+        "only {} writes went through",
+        acknowledged.len()
+    );
     cluster.clear_filters();
     for store in 1..=3 {
         for i in &acknowledged {
@@ -105,11 +131,23 @@ fn a_lagging_follower_catches_up_from_a_snapshot_after_log_compaction() {
     }
     // Give the leader time to compact past what the lagging store has.
     std::thread::sleep(Duration::from_millis(800));
-    let before = cluster.net.delivered.lock().get(&(MessageType::MsgSnapshot as i32)).copied().unwrap_or(0);
+    let before = cluster
+        .net
+        .delivered
+        .lock()
+        .get(&(MessageType::MsgSnapshot as i32))
+        .copied()
+        .unwrap_or(0);
     cluster.clear_filters();
     assert!(cluster.wait_local(lagging, &key(99), Some(b"v"), WITHIN));
     assert!(cluster.wait_local(lagging, &key(0), Some(b"v"), WITHIN));
-    let after = cluster.net.delivered.lock().get(&(MessageType::MsgSnapshot as i32)).copied().unwrap_or(0);
+    let after = cluster
+        .net
+        .delivered
+        .lock()
+        .get(&(MessageType::MsgSnapshot as i32))
+        .copied()
+        .unwrap_or(0);
     assert!(after > before, "the follower caught up without a snapshot");
 }
 
@@ -171,19 +209,29 @@ fn learner_then_joint_consensus_moves_a_replica_and_destroys_the_old_one() {
         )
         .expect("enter joint");
     let roles: Vec<(u64, i32)> = region.peers.iter().map(|p| (p.id, p.role)).collect();
-    assert!(roles.contains(&(4, metapb::PeerRole::IncomingVoter as i32)), "{roles:?}");
-    assert!(roles.contains(&(moved, metapb::PeerRole::DemotingVoter as i32)), "{roles:?}");
+    assert!(
+        roles.contains(&(4, metapb::PeerRole::IncomingVoter as i32)),
+        "{roles:?}"
+    );
+    assert!(
+        roles.contains(&(moved, metapb::PeerRole::DemotingVoter as i32)),
+        "{roles:?}"
+    );
     // Raft leaves the joint configuration on its own.
     let deadline = std::time::Instant::now() + WITHIN;
     loop {
         let region = cluster.region_of(b"k").unwrap();
         let joint = region.peers.iter().any(|p| {
-            p.role == metapb::PeerRole::IncomingVoter as i32 || p.role == metapb::PeerRole::DemotingVoter as i32
+            p.role == metapb::PeerRole::IncomingVoter as i32
+                || p.role == metapb::PeerRole::DemotingVoter as i32
         });
         if !joint {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "still joint: {region:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still joint: {region:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     cluster
@@ -194,10 +242,15 @@ fn learner_then_joint_consensus_moves_a_replica_and_destroys_the_old_one() {
             WITHIN,
         )
         .expect("remove demoted peer");
-    cluster.put(b"after", b"move", WITHIN).expect("put after the move");
+    cluster
+        .put(b"after", b"move", WITHIN)
+        .expect("put after the move");
     assert!(cluster.wait_local(4, b"after", Some(b"move"), WITHIN));
     // The removed store drops the region and its data.
-    assert!(cluster.wait_local(moved, &key(0), None, WITHIN), "store {moved} kept the data");
+    assert!(
+        cluster.wait_local(moved, &key(0), None, WITHIN),
+        "store {moved} kept the data"
+    );
     assert!(!cluster.stores_of(1).contains(&moved));
 }
 
@@ -221,7 +274,10 @@ fn a_region_splits_when_it_grows_and_both_halves_serve() {
     for pair in regions.windows(2) {
         assert_eq!(pair[0].end_key, pair[1].start_key);
     }
-    assert!(!cluster.pd.reported.lock().is_empty(), "the split was not reported to PD");
+    assert!(
+        !cluster.pd.reported.lock().is_empty(),
+        "the split was not reported to PD"
+    );
     // Writes keep working on both sides, and every store hosts every region.
     cluster.put(&key(0), b"left", WITHIN).expect("left");
     cluster.put(&key(199), b"right", WITHIN).expect("right");
@@ -231,13 +287,21 @@ fn a_region_splits_when_it_grows_and_both_halves_serve() {
             "store {store}: {:?} regions {:?} hosted {:?}",
             cluster.local(store, &key(199)).map(|v| v.len()),
             cluster.regions(),
-            cluster.regions().iter().map(|r| cluster.stores_of(r.id)).collect::<Vec<_>>()
+            cluster
+                .regions()
+                .iter()
+                .map(|r| cluster.stores_of(r.id))
+                .collect::<Vec<_>>()
         );
     }
     let deadline = std::time::Instant::now() + WITHIN;
     for region in cluster.regions() {
         while cluster.stores_of(region.id).len() < 3 {
-            assert!(std::time::Instant::now() < deadline, "region {} not on every store", region.id);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "region {} not on every store",
+                region.id
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -252,7 +316,9 @@ fn a_restarted_store_keeps_its_data_and_rejoins() {
     assert!(cluster.wait_local(3, &key(9), Some(b"v"), WITHIN));
     cluster.stop(3);
     for i in 10..20 {
-        cluster.put(&key(i), b"w", WITHIN).expect("put with a store down");
+        cluster
+            .put(&key(i), b"w", WITHIN)
+            .expect("put with a store down");
     }
     cluster.start(3);
     assert_eq!(cluster.local(3, &key(0)), Some(b"v".to_vec()));
@@ -271,24 +337,49 @@ fn requests_with_a_stale_epoch_or_unknown_region_get_region_errors() {
         conf_ver: 1,
         version: 0,
     });
-    let result = cluster.runtime.block_on(storage.raw_put(&stale, "", vec![(b"a".to_vec(), b"2".to_vec())], &[]));
+    let result = cluster.runtime.block_on(storage.raw_put(
+        &stale,
+        "",
+        vec![(b"a".to_vec(), b"2".to_vec())],
+        &[],
+    ));
     assert!(matches!(result, Err(Error::Region(e)) if e.epoch_not_match.is_some()));
     let mut unknown = cluster.ctx(&region, leader);
     unknown.region_id = 77;
-    let result = cluster.runtime.block_on(storage.raw_get(&unknown, "", b"a".to_vec()));
+    let result = cluster
+        .runtime
+        .block_on(storage.raw_get(&unknown, "", b"a".to_vec()));
     assert!(matches!(result, Err(Error::Region(e)) if e.region_not_found.is_some()));
     let mut wrong_store = cluster.ctx(&region, leader);
-    wrong_store.peer = Some(metapb::Peer { id: 9, store_id: 99, ..Default::default() });
-    let result = cluster.runtime.block_on(storage.raw_get(&wrong_store, "", b"a".to_vec()));
+    wrong_store.peer = Some(metapb::Peer {
+        id: 9,
+        store_id: 99,
+        ..Default::default()
+    });
+    let result = cluster
+        .runtime
+        .block_on(storage.raw_get(&wrong_store, "", b"a".to_vec()));
     assert!(matches!(result, Err(Error::Region(e)) if e.store_not_match.is_some()));
     // Garbage raft messages are dropped without harm.
     let router = cluster.nodes[&leader].storage.engine().router().clone();
     let _ = router.send_raft_message(Default::default());
     let _ = router.send_raft_message(basalt_proto::raft_serverpb::RaftMessage {
         region_id: 1,
-        from_peer: Some(metapb::Peer { id: 42, store_id: 42, ..Default::default() }),
-        to_peer: Some(metapb::Peer { id: leader, store_id: leader, ..Default::default() }),
-        message: Some(basalt_proto::eraftpb::Message { msg_type: 77, term: u64::MAX, ..Default::default() }),
+        from_peer: Some(metapb::Peer {
+            id: 42,
+            store_id: 42,
+            ..Default::default()
+        }),
+        to_peer: Some(metapb::Peer {
+            id: leader,
+            store_id: leader,
+            ..Default::default()
+        }),
+        message: Some(basalt_proto::eraftpb::Message {
+            msg_type: 77,
+            term: u64::MAX,
+            ..Default::default()
+        }),
         ..Default::default()
     });
     cluster.put(b"a", b"3", WITHIN).expect("still serving");

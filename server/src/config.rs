@@ -30,6 +30,13 @@ pub struct Config {
     pub heartbeat_interval_secs: u64,
     /// Largest gRPC message accepted or sent, in MiB. Default 128.
     pub max_grpc_message_mb: usize,
+    /// Join the cluster whose PD listens here (`host:port`) instead of embedding a PD: the
+    /// store then replicates its regions with Raft. Default: none (single node, embedded PD).
+    pub join_pd: Option<String>,
+    /// One raft tick in milliseconds (multi-store mode). Default 100.
+    pub raft_tick_ms: u64,
+    /// Region size in MiB past which a region splits (multi-store mode). Default 96.
+    pub region_split_mb: u64,
 }
 
 impl Default for Config {
@@ -45,6 +52,9 @@ impl Default for Config {
             gc_interval_secs: 10,
             heartbeat_interval_secs: 10,
             max_grpc_message_mb: 128,
+            join_pd: None,
+            raft_tick_ms: 100,
+            region_split_mb: 96,
         }
     }
 }

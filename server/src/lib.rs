@@ -9,6 +9,9 @@ pub mod config;
 mod error;
 pub mod metrics;
 pub mod node;
+pub mod raft_client;
+mod raft_node;
+mod raft_pd;
 pub mod service;
 
 use std::future::Future;
@@ -48,13 +51,17 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
     })
 }
 
-/// Starts a single-node Basalt with an embedded PD, calls `ready` with the bound addresses once
+/// Starts a single-node Basalt with an embedded PD (or, with `join_pd`, a store of a
+/// multi-store cluster, see `raft_node`), calls `ready` with the bound addresses once
 /// clients can connect, and serves until `shutdown` completes.
 pub async fn run(
     config: Config,
     ready: impl FnOnce(BoundAddrs),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    if let Some(pd_addr) = config.join_pd.clone() {
+        return raft_node::run(config, pd_addr, ready, shutdown).await;
+    }
     std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::Io {
         context: format!("creating {}", config.data_dir.display()),
         source,

@@ -36,6 +36,9 @@ struct Flags {
     /// Sync the WAL on every write (default true).
     #[arg(long)]
     sync_log: Option<bool>,
+    /// Join the cluster of the PD at this address (host:port) instead of embedding a PD.
+    #[arg(long)]
+    join_pd: Option<String>,
     /// Log filter, e.g. `info` or `basalt_storage=debug` (default from RUST_LOG, else info).
     #[arg(long)]
     log: Option<String>,
@@ -76,6 +79,9 @@ fn main() -> ExitCode {
     }
     if let Some(value) = flags.status_addr {
         config.status_addr = value;
+    }
+    if let Some(value) = flags.join_pd {
+        config.join_pd = Some(value);
     }
     if let Some(value) = flags.sync_log {
         config.sync_log = value;

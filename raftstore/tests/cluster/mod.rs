@@ -105,7 +105,10 @@ impl Network {
 
     fn random(&self) -> u64 {
         // xorshift over a counter: enough spread for delays and drops.
-        let mut x = self.counter.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut x = self
+            .counter
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         x ^= x >> 33;
         x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
         x ^ (x >> 33)
@@ -195,7 +198,7 @@ impl PdClient for TestPd {
         &self,
         region: metapb::Region,
         count: usize,
-    ) -> BoxFuture<basalt_storage::Result<Vec<(u64, Vec<u64>)>>> {
+    ) -> BoxFuture<basalt_storage::Result<basalt_raftstore::pd::SplitIds>> {
         let ids = (0..count)
             .map(|_| {
                 let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1000;
@@ -210,13 +213,21 @@ impl PdClient for TestPd {
         Box::pin(async move { Ok(ids) })
     }
 
-    fn report_batch_split(&self, regions: Vec<metapb::Region>) -> BoxFuture<basalt_storage::Result<()>> {
+    fn report_batch_split(
+        &self,
+        regions: Vec<metapb::Region>,
+    ) -> BoxFuture<basalt_storage::Result<()>> {
         self.reported.lock().extend(regions);
         Box::pin(async { Ok(()) })
     }
 
-    fn region_heartbeat(&self, heartbeat: RegionHeartbeat) -> BoxFuture<basalt_storage::Result<()>> {
-        self.heartbeats.lock().insert(heartbeat.region.id, heartbeat);
+    fn region_heartbeat(
+        &self,
+        heartbeat: RegionHeartbeat,
+    ) -> BoxFuture<basalt_storage::Result<()>> {
+        self.heartbeats
+            .lock()
+            .insert(heartbeat.region.id, heartbeat);
         Box::pin(async { Ok(()) })
     }
 }
@@ -336,7 +347,10 @@ impl Cluster {
         .expect("start store");
         let raftkv = RaftKv::new(store.router().clone(), kv.clone(), store.meta().clone());
         let storage = Storage::new(raftkv, ConcurrencyManager::new(1));
-        self.net.routers.write().insert(store_id, store.router().clone());
+        self.net
+            .routers
+            .write()
+            .insert(store_id, store.router().clone());
         self.nodes.insert(store_id, Node { store, kv, storage });
     }
 
@@ -375,7 +389,10 @@ impl Cluster {
         for node in self.nodes.values() {
             for region in node.store.meta().read().regions.values() {
                 let newer = by_id.get(&region.id).is_none_or(|known| {
-                    let (a, b) = (known.region_epoch.unwrap_or_default(), region.region_epoch.unwrap_or_default());
+                    let (a, b) = (
+                        known.region_epoch.unwrap_or_default(),
+                        region.region_epoch.unwrap_or_default(),
+                    );
                     (b.version, b.conf_ver) > (a.version, a.conf_ver)
                 });
                 if newer {
@@ -393,7 +410,11 @@ impl Cluster {
         RequestContext {
             region_id: region.id,
             region_epoch: region.region_epoch,
-            peer: region.peers.iter().find(|p| p.store_id == store_id).copied(),
+            peer: region
+                .peers
+                .iter()
+                .find(|p| p.store_id == store_id)
+                .copied(),
             ..Default::default()
         }
     }
@@ -448,12 +469,23 @@ impl Cluster {
     }
 
     /// Reads through `store_id` (its leader or, with `replica_read`, any peer).
-    pub fn get(&self, store_id: u64, key: &[u8], replica_read: bool) -> Result<Option<Vec<u8>>, Error> {
-        let region = self.region_of(key).ok_or_else(|| Error::Engine("no region".into()))?;
+    pub fn get(
+        &self,
+        store_id: u64,
+        key: &[u8],
+        replica_read: bool,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let region = self
+            .region_of(key)
+            .ok_or_else(|| Error::Engine("no region".into()))?;
         let mut ctx = self.ctx(&region, store_id);
         ctx.replica_read = replica_read;
-        let node = self.nodes.get(&store_id).ok_or_else(|| Error::Engine("store is down".into()))?;
-        self.runtime.block_on(node.storage.raw_get(&ctx, "", key.to_vec()))
+        let node = self
+            .nodes
+            .get(&store_id)
+            .ok_or_else(|| Error::Engine("store is down".into()))?;
+        self.runtime
+            .block_on(node.storage.raw_get(&ctx, "", key.to_vec()))
     }
 
     /// What store `store_id`'s engine holds for raw key `key`, read directly (no raft).
@@ -466,7 +498,13 @@ impl Cluster {
     }
 
     /// Waits until store `store_id` holds `value` (or nothing) for `key`.
-    pub fn wait_local(&self, store_id: u64, key: &[u8], value: Option<&[u8]>, within: Duration) -> bool {
+    pub fn wait_local(
+        &self,
+        store_id: u64,
+        key: &[u8],
+        value: Option<&[u8]>,
+        within: Duration,
+    ) -> bool {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if self.local(store_id, key).as_deref() == value {
@@ -510,7 +548,11 @@ impl Cluster {
             let sent = self.nodes[&leader].store.router().send_command(
                 cmd,
                 Box::new(move |outcome| {
-                    let _ = tx.send(outcome.map(|outcome| outcome.region).map_err(|err| err.to_string()));
+                    let _ = tx.send(
+                        outcome
+                            .map(|outcome| outcome.region)
+                            .map_err(|err| err.to_string()),
+                    );
                 }),
             );
             if let Err(err) = sent {

@@ -1,0 +1,334 @@
+//! A store in a multi-store cluster (`basalt-server --join-pd ADDR`): every region it hosts is a
+//! raft group; PD is external and places the replicas.
+//!
+//! Start-up: open the engine, learn the store id from PD, bootstrap the cluster's first region
+//! if PD has none (several stores may race: the losers drop their local copy and start empty,
+//! to receive peers from PD's replica checker), register with PD, start the raft store with
+//! the gRPC transport, and serve the KV service (with the raft RPCs) on the same port.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use basalt_proto::tikvpb::tikv_server::TikvServer;
+use basalt_proto::{metapb, pdpb};
+use basalt_raftstore::{
+    bootstrap_region, load_regions, DeliveryReport, Engines, KvRaftLog, RaftKv, RaftRouter,
+    RaftStore, StoreMeta,
+};
+use basalt_storage::engine::{KvEngine, Modify, RocksEngine, RocksOptions, CF_RAFT};
+use basalt_storage::{ConcurrencyManager, RequestContext, Storage};
+use parking_lot::RwLock;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::node::{PdConnection, PdStoreResolver};
+use crate::raft_client::RaftClient;
+use crate::raft_pd::RaftPd;
+use crate::service::{KvHandlers, TikvService};
+use crate::{bind, metrics, BoundAddrs, Config, Error, Result};
+
+/// The router, known only once the store has started; the transport and PD's answers need it
+/// before that.
+#[derive(Clone, Default)]
+pub struct LateRouter(Arc<OnceLock<RaftRouter>>);
+
+impl LateRouter {
+    /// The router, once set.
+    pub fn get(&self) -> Option<&RaftRouter> {
+        self.0.get()
+    }
+}
+
+impl DeliveryReport for LateRouter {
+    fn report_unreachable(&self, region_id: u64, to_peer_id: u64) {
+        if let Some(router) = self.get() {
+            router.report_unreachable(region_id, to_peer_id);
+        }
+    }
+
+    fn report_snapshot(&self, region_id: u64, to_peer_id: u64, ok: bool) {
+        if let Some(router) = self.get() {
+            router.report_snapshot(region_id, to_peer_id, ok);
+        }
+    }
+}
+
+fn raft_config(config: &Config) -> basalt_raftstore::Config {
+    basalt_raftstore::Config {
+        tick_interval: Duration::from_millis(config.raft_tick_ms.max(10)),
+        region_split_size: config.region_split_mb << 20,
+        ..Default::default()
+    }
+}
+
+/// Loads the store's regions, bootstrapping the cluster's first region when PD has none.
+async fn regions_or_bootstrap(
+    pd: &mut PdConnection,
+    engines: &Engines<RocksEngine, KvRaftLog<RocksEngine>>,
+    store: &metapb::Store,
+) -> Result<Vec<metapb::Region>> {
+    let mut regions = load_regions(&engines.kv)?;
+    let bootstrapped = pd.is_bootstrapped().await?;
+    if bootstrapped {
+        return Ok(regions);
+    }
+    // Either a first start, or a crash between writing the first region and telling PD.
+    let region = match regions.as_slice() {
+        [only] if only.start_key.is_empty() && only.end_key.is_empty() => only.clone(),
+        [] => {
+            let region = metapb::Region {
+                id: pd.alloc_id().await?,
+                region_epoch: Some(metapb::RegionEpoch {
+                    conf_ver: 1,
+                    version: 1,
+                }),
+                peers: vec![metapb::Peer {
+                    id: pd.alloc_id().await?,
+                    store_id: store.id,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            bootstrap_region(engines, &region)?;
+            region
+        }
+        _ => {
+            return Err(Error::Pd(
+                "this store has regions but PD's cluster is not bootstrapped: wrong PD?".into(),
+            ))
+        }
+    };
+    if pd.bootstrap(store.clone(), region.clone()).await? {
+        tracing::info!(
+            region_id = region.id,
+            store_id = store.id,
+            "bootstrapped the cluster"
+        );
+        regions = vec![region];
+    } else {
+        // Another store won: forget the local copy and wait for PD to place peers here.
+        engines.kv.write(
+            &[
+                Modify::Delete(CF_RAFT, basalt_raftstore::keys::region_state_key(region.id)),
+                Modify::Delete(CF_RAFT, basalt_raftstore::keys::apply_state_key(region.id)),
+                Modify::Delete(CF_RAFT, basalt_raftstore::keys::raft_state_key(region.id)),
+            ],
+            true,
+        )?;
+        regions.clear();
+    }
+    Ok(regions)
+}
+
+/// Runs a store of a multi-store cluster whose PD listens at `pd_addr`.
+pub async fn run(
+    config: Config,
+    pd_addr: String,
+    ready: impl FnOnce(BoundAddrs),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::Io {
+        context: format!("creating {}", config.data_dir.display()),
+        source,
+    })?;
+    let kv_listener = bind(config.addr, "KV").await?;
+    let kv_addr = kv_listener.local_addr().map_err(|source| Error::Io {
+        context: "KV address".into(),
+        source,
+    })?;
+    let status_listener = metrics::bind(config.status_addr)
+        .await
+        .map_err(|source| Error::Io {
+            context: format!("binding the status address {}", config.status_addr),
+            source,
+        })?;
+    let status_addr = status_listener.local_addr().map_err(|source| Error::Io {
+        context: "status address".into(),
+        source,
+    })?;
+    let advertise = config
+        .advertise_addr
+        .clone()
+        .unwrap_or_else(|| kv_addr.to_string());
+    let pd_socket = tokio::net::lookup_host(pd_addr.as_str())
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| Error::Config(format!("PD address {pd_addr} does not resolve")))?;
+
+    let rocks_options = RocksOptions {
+        block_cache_bytes: config.block_cache_mb << 20,
+        ..Default::default()
+    };
+    let kv = {
+        let path = config.data_dir.join("db");
+        tokio::task::spawn_blocking(move || RocksEngine::open(&path, &rocks_options))
+            .await
+            .map_err(|err| Error::Config(format!("opening the engine: {err}")))??
+    };
+    let engines = Engines {
+        kv: kv.clone(),
+        raft: KvRaftLog::new(kv.clone()),
+    };
+    let mut pd = PdConnection::connect(&pd_addr, Duration::from_secs(30)).await?;
+    let store_id = pd.store_id(&kv).await?;
+    let store = metapb::Store {
+        id: store_id,
+        address: advertise.clone(),
+        peer_address: advertise.clone(),
+        status_address: status_addr.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        state: metapb::StoreState::Up as i32,
+        start_timestamp: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs() as i64)
+            .unwrap_or(0),
+        ..Default::default()
+    };
+    let regions = regions_or_bootstrap(&mut pd, &engines, &store).await?;
+    pd.put_store(store).await?;
+    tracing::info!(store_id, regions = regions.len(), %kv_addr, pd = %pd_addr, "store joined the cluster");
+
+    let late = LateRouter::default();
+    let transport = RaftClient::new(PdStoreResolver::new(pd.clone()), late.clone());
+    let raft_pd = RaftPd::connect(&pd_addr, pd.cluster_id(), late.clone()).await?;
+    let store_runtime = tokio::runtime::Handle::current();
+    let raft_store = {
+        let config = raft_config(&config);
+        let engines = engines.clone();
+        tokio::task::spawn_blocking(move || {
+            RaftStore::start(
+                store_id,
+                engines,
+                transport,
+                config,
+                Some(raft_pd),
+                Some(store_runtime),
+            )
+        })
+        .await
+        .map_err(|err| Error::Config(format!("starting the raft store: {err}")))??
+    };
+    let router = raft_store.router().clone();
+    let _ = late.0.set(router.clone());
+    let meta = raft_store.meta().clone();
+    let raftkv = RaftKv::new(router.clone(), kv.clone(), meta.clone());
+    let max_ts = pd.get_ts().await?;
+    let storage = Storage::new(raftkv, ConcurrencyManager::new(max_ts));
+
+    let (shutdown_sender, shutdown_receiver) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(metrics::serve(status_listener));
+    tasks.spawn(store_heartbeats(
+        pd.clone(),
+        meta.clone(),
+        store_id,
+        Duration::from_secs(config.heartbeat_interval_secs.clamp(1, 10)),
+        shutdown_receiver.clone(),
+    ));
+    tasks.spawn(gc_worker(
+        pd,
+        storage.clone(),
+        meta,
+        Duration::from_secs(config.gc_interval_secs.max(1)),
+        shutdown_receiver.clone(),
+    ));
+
+    let message_limit = config.max_grpc_message_mb << 20;
+    let service =
+        TikvServer::new(TikvService::new(KvHandlers::new(storage)).with_raft_router(router))
+            .max_decoding_message_size(message_limit)
+            .max_encoding_message_size(message_limit);
+    let mut stop = shutdown_receiver.clone();
+    let server = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(service)
+        .serve_with_incoming_shutdown(
+            basalt_pd::nodelay(TcpListenerStream::new(kv_listener)),
+            async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            },
+        );
+    ready(BoundAddrs {
+        kv: kv_addr,
+        pd: pd_socket,
+        status: status_addr,
+    });
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = shutdown_sender.send(true);
+    });
+    let result = server.await;
+    tasks.shutdown().await;
+    let _ = tokio::task::spawn_blocking(move || raft_store.shutdown()).await;
+    result.map_err(Error::from)
+}
+
+async fn store_heartbeats(
+    mut pd: PdConnection,
+    meta: Arc<RwLock<StoreMeta>>,
+    store_id: u64,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as u32)
+        .unwrap_or(0);
+    loop {
+        let stats = pdpb::StoreStats {
+            store_id,
+            region_count: meta.read().regions.len() as u32,
+            start_time: started,
+            ..Default::default()
+        };
+        if let Err(err) = pd.store_heartbeat(stats).await {
+            tracing::warn!(%err, "store heartbeat failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+    }
+}
+
+async fn gc_worker<K: KvEngine>(
+    mut pd: PdConnection,
+    storage: Storage<RaftKv<K>>,
+    meta: Arc<RwLock<StoreMeta>>,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut done = 0u64;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        let safe_point = match pd.gc_safe_point().await {
+            Ok(safe_point) if safe_point > done => safe_point,
+            _ => continue,
+        };
+        let regions: Vec<metapb::Region> = meta.read().regions.values().cloned().collect();
+        let mut failed = false;
+        for region in regions {
+            let ctx = RequestContext {
+                region_id: region.id,
+                region_epoch: region.region_epoch,
+                ..Default::default()
+            };
+            // Only leaders collect; followers answer NotLeader and get the deletions through
+            // the log.
+            match storage.gc(&ctx, safe_point).await {
+                Ok(_) => {}
+                Err(basalt_storage::Error::Region(err)) if err.not_leader.is_some() => {}
+                Err(err) => {
+                    tracing::warn!(%err, region_id = region.id, "GC failed");
+                    failed = true;
+                }
+            }
+        }
+        if !failed {
+            done = safe_point;
+        }
+    }
+}
