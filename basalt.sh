@@ -24,7 +24,7 @@ case "${1:-}" in
         cargo fmt "${compat[@]}" -- --check
         cargo clippy --workspace --all-targets --quiet -- -D warnings
         cargo clippy "${compat[@]}" --all-targets --quiet -- -D warnings
-        cargo build --quiet -p basalt-server --bin basalt-server -p basalt-sql --bin basalt
+        cargo build --quiet -p basalt-server --bin basalt-server --bin basalt-pd -p basalt-sql --bin basalt
         log="$(mktemp)"
         status=0
         set +e

@@ -82,7 +82,7 @@ impl Default for Config {
             split_check_ticks: 50,
             region_split_size: 96 << 20,
             region_split_keys: 960_000,
-            pd_heartbeat_ticks: 100,
+            pd_heartbeat_ticks: 30,
             down_peer_after: Duration::from_secs(30),
         }
     }

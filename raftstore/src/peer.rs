@@ -171,6 +171,10 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                     SnapshotStatus::Failure
                 };
                 self.raft.report_snapshot(to_peer_id, status);
+                if ok && self.is_leader() {
+                    // PD promotes a learner once it has caught up: tell it now.
+                    ctx.heartbeat_pd(self);
+                }
             }
             PeerMsg::Split {
                 region_epoch,

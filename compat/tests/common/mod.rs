@@ -30,6 +30,38 @@ pub fn server_binary() -> PathBuf {
     path
 }
 
+/// A binary next to `basalt-server` (`basalt-pd`).
+pub fn sibling_binary(name: &str) -> PathBuf {
+    server_binary().with_file_name(name)
+}
+
+/// Spawns `binary` with `args`, waits (up to a minute) for the `READY ...` line it prints on
+/// stdout and returns the child and that line. Stderr goes to the test's output.
+pub fn spawn_ready(binary: &Path, args: &[String]) -> (Child, String) {
+    let mut child = Command::new(binary)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|err| panic!("spawn {}: {err}", binary.display()));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("READY ") {
+                let _ = sender.send(line);
+            }
+        }
+    });
+    match receiver.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => (child, line),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("{} did not become ready", binary.display());
+        }
+    }
+}
+
 /// A running server process, killed (SIGKILL) when dropped.
 pub struct ServerProcess {
     child: Child,
@@ -45,38 +77,22 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts a server on `data_dir` and waits until it prints its READY line.
     pub fn start(data_dir: &Path) -> ServerProcess {
-        let mut child = Command::new(server_binary())
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args([
-                "--addr",
-                "127.0.0.1:0",
-                "--pd-addr",
-                "127.0.0.1:0",
-                "--status-addr",
-                "127.0.0.1:0",
-            ])
-            .args(["--log", "warn"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn basalt-server");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("READY ") {
-                    let _ = sender.send(line);
-                }
-            }
-        });
-        let line = match receiver.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("basalt-server did not become ready");
-            }
-        };
+        let args: Vec<String> = [
+            "--data-dir",
+            &data_dir.display().to_string(),
+            "--addr",
+            "127.0.0.1:0",
+            "--pd-addr",
+            "127.0.0.1:0",
+            "--status-addr",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect();
+        let (child, line) = spawn_ready(&server_binary(), &args);
         let field = |name: &str| {
             line.split_whitespace()
                 .find_map(|part| part.strip_prefix(&format!("{name}=")).map(str::to_string))
