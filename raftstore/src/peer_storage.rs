@@ -162,12 +162,16 @@ impl<K: KvEngine, L: RaftLogStore> PeerStorage<K, L> {
             "apply state",
         )?
         .unwrap_or_default();
-        // A crash between installing a snapshot's data and its raft state leaves the raft
-        // state behind the applied index: the data is authoritative.
-        if raft_state.last_index < apply_state.applied_index {
-            raft_state.last_index = apply_state.applied_index;
+        // Applied entries were committed, but the commit index reaches the raft state only
+        // with the next hard state, and a snapshot's data is installed before its raft state:
+        // after a crash the applied index is authoritative.
+        let applied = apply_state.applied_index;
+        if raft_state.last_index < applied {
+            raft_state.last_index = applied;
+        }
+        if applied > 0 {
             let hard_state = raft_state.hard_state.get_or_insert_with(Default::default);
-            hard_state.commit = hard_state.commit.max(apply_state.applied_index);
+            hard_state.commit = hard_state.commit.max(applied);
             hard_state.term = hard_state.term.max(apply_state.commit_term);
         }
         let mut storage = PeerStorage {
@@ -256,18 +260,6 @@ impl<K: KvEngine, L: RaftLogStore> PeerStorage<K, L> {
             batch.put_raft_state(region_id, &self.raft_state);
         }
         Ok(())
-    }
-
-    /// Raises the commit index recorded in the raft state (from a light ready).
-    pub fn set_commit(&mut self, commit: u64, batch: &mut LogBatch) {
-        let hard_state = self
-            .raft_state
-            .hard_state
-            .get_or_insert_with(Default::default);
-        if commit > hard_state.commit {
-            hard_state.commit = commit;
-            batch.put_raft_state(self.region.id, &self.raft_state);
-        }
     }
 
     /// Installs snapshot `snap` (data, apply state, region state) and resets the log to it.

@@ -154,3 +154,48 @@ impl DeliveryReport for RaftRouter {
         let _ = self.send(region_id, PeerMsg::SnapshotStatus { to_peer_id, ok });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use basalt_proto::errorpb;
+
+    fn region_error(result: Result<()>) -> errorpb::Error {
+        match result {
+            Err(basalt_storage::Error::Region(err)) => *err,
+            other => panic!("expected a region error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn full_mailboxes_are_busy_and_unknown_regions_are_not_found() {
+        let (schedule, scheduled) = crossbeam_channel::unbounded();
+        let (store, store_rx) = crossbeam_channel::unbounded();
+        let router = RaftRouter::new(2, schedule, store);
+        assert!(region_error(router.send(7, PeerMsg::Tick))
+            .region_not_found
+            .is_some());
+        let mailbox = router.register(7);
+        router.send(7, PeerMsg::Tick).unwrap();
+        router.send(7, PeerMsg::Tick).unwrap();
+        let busy = region_error(router.send(7, PeerMsg::Tick));
+        assert!(busy.server_is_busy.is_some(), "{busy:?}");
+        // The region was scheduled once, however many messages it got.
+        assert_eq!(scheduled.try_iter().collect::<Vec<_>>(), [7]);
+        assert_eq!(mailbox.try_iter().count(), 2);
+        // A region without a mailbox goes to the store, which may create its peer.
+        router
+            .send_raft_message(RaftMessage {
+                region_id: 9,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(
+            matches!(store_rx.try_recv(), Ok(StoreMsg::RaftMessage(msg)) if msg.region_id == 9)
+        );
+        router.unregister(7);
+        assert!(region_error(router.send(7, PeerMsg::Tick))
+            .region_not_found
+            .is_some());
+    }
+}
