@@ -15,7 +15,6 @@ use parking_lot::RwLock;
 use crate::errors;
 use crate::msg::{CmdOutcome, ReadRequest};
 use crate::router::RaftRouter;
-use crate::snapshot::DATA_CFS;
 use crate::store::StoreMeta;
 
 /// How long a request waits for its peer before giving up with `StaleCommand` (the outcome
@@ -190,21 +189,7 @@ impl<K: KvEngine> Engine for RaftKv<K> {
     ) -> impl Future<Output = Result<()>> + Send {
         let kv = self.kv.clone();
         async move {
-            if !end.is_empty() && start > end {
-                return Err(Error::InvalidRequest(
-                    "destroy range start is after its end".into(),
-                ));
-            }
-            let region = basalt_proto::metapb::Region {
-                start_key: start,
-                end_key: end,
-                ..Default::default()
-            };
-            let (lower, upper) = crate::snapshot::data_range(&region);
-            let modifies: Vec<Modify> = DATA_CFS
-                .iter()
-                .map(|cf| Modify::DeleteRange(cf, lower.clone(), upper.clone()))
-                .collect();
+            let modifies = basalt_storage::kv::destroy_range_modifies(start, end)?;
             tokio::task::spawn_blocking(move || kv.write(&modifies, true))
                 .await
                 .map_err(|err| Error::Engine(format!("destroy task failed: {err}")))?

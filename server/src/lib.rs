@@ -95,36 +95,13 @@ pub async fn run(
         });
     }
 
-    let kv_listener = bind(config.addr, "KV").await?;
-    let kv_addr = kv_listener.local_addr().map_err(|source| Error::Io {
-        context: "KV address".into(),
-        source,
-    })?;
-    let status_listener = metrics::bind(config.status_addr)
-        .await
-        .map_err(|source| Error::Io {
-            context: format!("binding the status address {}", config.status_addr),
-            source,
-        })?;
-    let status_addr = status_listener.local_addr().map_err(|source| Error::Io {
-        context: "status address".into(),
-        source,
-    })?;
-    let advertise = match &config.advertise_addr {
-        Some(addr) => addr.clone(),
-        None => kv_addr.to_string(),
-    };
-
-    let rocks_options = RocksOptions {
-        block_cache_bytes: config.block_cache_mb << 20,
-        ..Default::default()
-    };
-    let engine = {
-        let path = config.data_dir.join("db");
-        tokio::task::spawn_blocking(move || RocksEngine::open(&path, &rocks_options))
-            .await
-            .map_err(|err| Error::Config(format!("opening the engine: {err}")))??
-    };
+    let listeners = StoreListeners::bind(&config).await?;
+    let (kv_addr, status_addr) = (listeners.kv_addr, listeners.status_addr);
+    let advertise = config
+        .advertise_addr
+        .clone()
+        .unwrap_or_else(|| kv_addr.to_string());
+    let engine = open_engine(&config).await?;
     let mut pd_client =
         PdConnection::connect(&pd_addr.to_string(), Duration::from_secs(10)).await?;
     let identity = pd_client
@@ -147,7 +124,7 @@ pub async fn run(
     let max_ts = pd_client.get_ts().await?;
     let storage = Storage::new(local.clone(), ConcurrencyManager::new(max_ts));
 
-    tasks.spawn(metrics::serve(status_listener));
+    tasks.spawn(metrics::serve(listeners.status));
     tasks.spawn(heartbeats(
         pd_client.clone(),
         local.clone(),
@@ -163,28 +140,125 @@ pub async fn run(
         shutdown_receiver.clone(),
     ));
 
+    let service = TikvService::new(KvHandlers::new(storage));
+    let addrs = BoundAddrs {
+        kv: kv_addr,
+        pd: pd_addr,
+        status: status_addr,
+    };
+    let stopping = Stopping {
+        sender: shutdown_sender,
+        receiver: shutdown_receiver,
+        tasks,
+    };
+    serve(
+        &config,
+        service,
+        listeners.kv,
+        stopping,
+        addrs,
+        ready,
+        shutdown,
+    )
+    .await
+}
+
+/// The KV and status listeners of a store, bound.
+pub(crate) struct StoreListeners {
+    /// The KV service's listener.
+    pub kv: TcpListener,
+    /// Its address.
+    pub kv_addr: SocketAddr,
+    /// The status address, already serving nothing until `metrics::serve` takes the listener.
+    pub status: TcpListener,
+    /// Its address.
+    pub status_addr: SocketAddr,
+}
+
+impl StoreListeners {
+    /// Binds `config.addr` and `config.status_addr`.
+    pub(crate) async fn bind(config: &Config) -> Result<StoreListeners> {
+        let kv = bind(config.addr, "KV").await?;
+        let kv_addr = kv.local_addr().map_err(|source| Error::Io {
+            context: "KV address".into(),
+            source,
+        })?;
+        let status = metrics::bind(config.status_addr)
+            .await
+            .map_err(|source| Error::Io {
+                context: format!("binding the status address {}", config.status_addr),
+                source,
+            })?;
+        let status_addr = status.local_addr().map_err(|source| Error::Io {
+            context: "status address".into(),
+            source,
+        })?;
+        Ok(StoreListeners {
+            kv,
+            kv_addr,
+            status,
+            status_addr,
+        })
+    }
+}
+
+/// Opens the store's RocksDB under `config.data_dir/db`.
+pub(crate) async fn open_engine(config: &Config) -> Result<RocksEngine> {
+    let rocks_options = RocksOptions {
+        block_cache_bytes: config.block_cache_mb << 20,
+        ..Default::default()
+    };
+    let path = config.data_dir.join("db");
+    tokio::task::spawn_blocking(move || RocksEngine::open(&path, &rocks_options))
+        .await
+        .map_err(|err| Error::Config(format!("opening the engine: {err}")))?
+        .map_err(Error::from)
+}
+
+/// How a running store stops: the signal its background tasks watch, and those tasks.
+pub(crate) struct Stopping {
+    /// Set to `true` once `shutdown` completes.
+    pub sender: tokio::sync::watch::Sender<bool>,
+    /// What tasks and the server watch.
+    pub receiver: tokio::sync::watch::Receiver<bool>,
+    /// Background tasks, shut down after the server.
+    pub tasks: tokio::task::JoinSet<()>,
+}
+
+/// Serves `service` on `listener`, calls `ready` once clients can connect, and returns after
+/// `shutdown` completes and the background tasks stopped.
+pub(crate) async fn serve<E: basalt_storage::Engine>(
+    config: &Config,
+    service: TikvService<E>,
+    listener: TcpListener,
+    stopping: Stopping,
+    addrs: BoundAddrs,
+    ready: impl FnOnce(BoundAddrs),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let Stopping {
+        sender,
+        receiver,
+        mut tasks,
+    } = stopping;
     let message_limit = config.max_grpc_message_mb << 20;
-    let service = TikvServer::new(TikvService::new(KvHandlers::new(storage)))
+    let service = TikvServer::new(service)
         .max_decoding_message_size(message_limit)
         .max_encoding_message_size(message_limit);
-    let mut stop = shutdown_receiver.clone();
+    let mut stop = receiver;
     let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(service)
         .serve_with_incoming_shutdown(
-            basalt_pd::nodelay(TcpListenerStream::new(kv_listener)),
+            basalt_pd::nodelay(TcpListenerStream::new(listener)),
             async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             },
         );
-    ready(BoundAddrs {
-        kv: kv_addr,
-        pd: pd_addr,
-        status: status_addr,
-    });
+    ready(addrs);
     tokio::spawn(async move {
         shutdown.await;
-        let _ = shutdown_sender.send(true);
+        let _ = sender.send(true);
     });
     let result = server.await;
     tasks.shutdown().await;

@@ -437,19 +437,10 @@ impl PdConnection {
         engine: &K,
         store: &metapb::Store,
     ) -> Result<metapb::Region> {
-        let bootstrapped = self
-            .client
-            .is_bootstrapped(pdpb::IsBootstrappedRequest {
-                header: self.header(),
-            })
-            .await
-            .map_err(|status| Error::Pd(format!("IsBootstrapped: {status}")))?
-            .into_inner();
-        pd_error("IsBootstrapped", bootstrapped.header.as_ref())?;
-        if bootstrapped.bootstrapped {
+        if self.is_bootstrapped().await? {
             return Err(Error::Pd(
-                "PD's cluster is bootstrapped but this store has no region: joining an existing \
-                 cluster needs the multi-Raft store, which this build does not have yet"
+                "PD's cluster is bootstrapped but this store has no region: join it with \
+                 `--join-pd` (multi-store mode), not as a single node with an embedded PD"
                     .into(),
             ));
         }
@@ -471,17 +462,11 @@ impl PdConnection {
             ..Default::default()
         };
         engine.write(&[region_meta_modify(&region)], true)?;
-        let response = self
-            .client
-            .bootstrap(pdpb::BootstrapRequest {
-                header: self.header(),
-                store: Some(store.clone()),
-                region: Some(region.clone()),
-            })
-            .await
-            .map_err(|status| Error::Pd(format!("Bootstrap: {status}")))?
-            .into_inner();
-        pd_error("Bootstrap", response.header.as_ref())?;
+        if !self.bootstrap(store.clone(), region.clone()).await? {
+            return Err(Error::Pd(
+                "another store bootstrapped PD's cluster first".into(),
+            ));
+        }
         tracing::info!(
             region_id,
             peer_id,

@@ -9,22 +9,22 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use basalt_proto::tikvpb::tikv_server::TikvServer;
 use basalt_proto::{metapb, pdpb};
 use basalt_raftstore::{
     bootstrap_region, load_regions, DeliveryReport, Engines, KvRaftLog, RaftKv, RaftRouter,
     RaftStore, StoreMeta,
 };
-use basalt_storage::engine::{KvEngine, Modify, RocksEngine, RocksOptions, CF_RAFT};
+use basalt_storage::engine::{KvEngine, Modify, RocksEngine, CF_RAFT};
 use basalt_storage::{ConcurrencyManager, RequestContext, Storage};
 use parking_lot::RwLock;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::node::{PdConnection, PdStoreResolver};
 use crate::raft_client::RaftClient;
 use crate::raft_pd::RaftPd;
 use crate::service::{KvHandlers, TikvService};
-use crate::{bind, metrics, BoundAddrs, Config, Error, Result};
+use crate::{
+    metrics, open_engine, serve, BoundAddrs, Config, Error, Result, Stopping, StoreListeners,
+};
 
 /// The router, known only once the store has started; the transport and PD's answers need it
 /// before that.
@@ -130,21 +130,8 @@ pub async fn run(
         context: format!("creating {}", config.data_dir.display()),
         source,
     })?;
-    let kv_listener = bind(config.addr, "KV").await?;
-    let kv_addr = kv_listener.local_addr().map_err(|source| Error::Io {
-        context: "KV address".into(),
-        source,
-    })?;
-    let status_listener = metrics::bind(config.status_addr)
-        .await
-        .map_err(|source| Error::Io {
-            context: format!("binding the status address {}", config.status_addr),
-            source,
-        })?;
-    let status_addr = status_listener.local_addr().map_err(|source| Error::Io {
-        context: "status address".into(),
-        source,
-    })?;
+    let listeners = StoreListeners::bind(&config).await?;
+    let (kv_addr, status_addr) = (listeners.kv_addr, listeners.status_addr);
     let advertise = config
         .advertise_addr
         .clone()
@@ -155,16 +142,7 @@ pub async fn run(
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| Error::Config(format!("PD address {pd_addr} does not resolve")))?;
 
-    let rocks_options = RocksOptions {
-        block_cache_bytes: config.block_cache_mb << 20,
-        ..Default::default()
-    };
-    let kv = {
-        let path = config.data_dir.join("db");
-        tokio::task::spawn_blocking(move || RocksEngine::open(&path, &rocks_options))
-            .await
-            .map_err(|err| Error::Config(format!("opening the engine: {err}")))??
-    };
+    let kv = open_engine(&config).await?;
     let engines = Engines {
         kv: kv.clone(),
         raft: KvRaftLog::new(kv.clone()),
@@ -217,7 +195,7 @@ pub async fn run(
 
     let (shutdown_sender, shutdown_receiver) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(metrics::serve(status_listener));
+    tasks.spawn(metrics::serve(listeners.status));
     tasks.spawn(store_heartbeats(
         pd.clone(),
         meta.clone(),
@@ -233,34 +211,29 @@ pub async fn run(
         shutdown_receiver.clone(),
     ));
 
-    let message_limit = config.max_grpc_message_mb << 20;
-    let service =
-        TikvServer::new(TikvService::new(KvHandlers::new(storage)).with_raft_router(router))
-            .max_decoding_message_size(message_limit)
-            .max_encoding_message_size(message_limit);
-    let mut stop = shutdown_receiver.clone();
-    let server = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
-        .add_service(service)
-        .serve_with_incoming_shutdown(
-            basalt_pd::nodelay(TcpListenerStream::new(kv_listener)),
-            async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            },
-        );
-    ready(BoundAddrs {
+    let service = TikvService::new(KvHandlers::new(storage)).with_raft_router(router);
+    let addrs = BoundAddrs {
         kv: kv_addr,
         pd: pd_socket,
         status: status_addr,
-    });
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = shutdown_sender.send(true);
-    });
-    let result = server.await;
-    tasks.shutdown().await;
+    };
+    let stopping = Stopping {
+        sender: shutdown_sender,
+        receiver: shutdown_receiver,
+        tasks,
+    };
+    let result = serve(
+        &config,
+        service,
+        listeners.kv,
+        stopping,
+        addrs,
+        ready,
+        shutdown,
+    )
+    .await;
     let _ = tokio::task::spawn_blocking(move || raft_store.shutdown()).await;
-    result.map_err(Error::from)
+    result
 }
 
 async fn store_heartbeats(

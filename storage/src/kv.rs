@@ -386,20 +386,26 @@ impl<K: KvEngine> Engine for LocalEngine<K> {
         let kv = self.kv.clone();
         let sync = self.sync_log;
         async move {
-            if !end.is_empty() && start > end {
-                return Err(Error::InvalidRequest(
-                    "destroy range start is after its end".into(),
-                ));
-            }
-            let modifies: Vec<Modify> = [CF_DEFAULT, CF_LOCK, CF_WRITE]
-                .into_iter()
-                .map(|cf| prefix_modify(Modify::DeleteRange(cf, start.clone(), end.clone())))
-                .collect();
+            let modifies = destroy_range_modifies(start, end)?;
             tokio::task::spawn_blocking(move || kv.write(&modifies, sync))
                 .await
                 .map_err(|err| Error::Engine(format!("destroy task failed: {err}")))?
         }
     }
+}
+
+/// The engine writes that drop every data key of `[start, end)` (stored form; empty end:
+/// unbounded) in the data column families.
+pub fn destroy_range_modifies(start: Vec<u8>, end: Vec<u8>) -> Result<Vec<Modify>> {
+    if !end.is_empty() && start > end {
+        return Err(Error::InvalidRequest(
+            "destroy range start is after its end".into(),
+        ));
+    }
+    Ok([CF_DEFAULT, CF_LOCK, CF_WRITE]
+        .into_iter()
+        .map(|cf| prefix_modify(Modify::DeleteRange(cf, start.clone(), end.clone())))
+        .collect())
 }
 
 /// Adds the data prefix to a key.
