@@ -202,6 +202,21 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             self.on_tombstone(&msg);
             return;
         }
+        let to = msg.to_peer.map_or(0, |peer| peer.id);
+        if to != self.meta.id {
+            // A newer peer of this region was added on this store after this one was removed:
+            // this one is stale and gives way (the next message creates the new one).
+            if to > self.meta.id && !self.is_leader() {
+                tracing::info!(
+                    region_id = self.region_id(),
+                    stale = self.meta.id,
+                    new = to,
+                    "a newer peer replaces this one"
+                );
+                self.pending_destroy = true;
+            }
+            return;
+        }
         // A peer no longer in the region, with an older epoch: tell it it was removed.
         let ours = self.region().region_epoch.unwrap_or_default();
         let theirs = msg.region_epoch.unwrap_or_default();

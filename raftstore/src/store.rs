@@ -135,14 +135,13 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
         let Some(snapshot) = &message.snapshot else {
             return false;
         };
-        let Ok(data) =
-            basalt_proto::raft_serverpb::RaftSnapshotData::decode(snapshot.data.as_slice())
-        else {
-            tracing::warn!(region_id, "dropping a snapshot that does not decode");
-            return false;
-        };
-        let Some(region) = data.region else {
-            return false;
+        // Checked in full before raft sees it: raft takes a snapshot it was handed as installed.
+        let region = match crate::snapshot::decode(region_id, &snapshot.data) {
+            Ok(decoded) => decoded.region,
+            Err(err) => {
+                tracing::warn!(region_id, %err, "dropping a snapshot that does not decode");
+                return false;
+            }
         };
         let fits = region.id == region_id
             && !self

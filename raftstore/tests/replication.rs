@@ -382,5 +382,70 @@ fn requests_with_a_stale_epoch_or_unknown_region_get_region_errors() {
         }),
         ..Default::default()
     });
+    // A snapshot that does not decode, from a real peer, is dropped before raft sees it.
+    let follower = (1..=3).find(|s| *s != leader).unwrap();
+    // In the leader's current term (from its PD heartbeat), so raft would take it.
+    let term = cluster
+        .pd
+        .heartbeats
+        .lock()
+        .get(&1)
+        .map(|hb| hb.term)
+        .expect("a heartbeat");
+    let bad_snapshot = basalt_proto::raft_serverpb::RaftMessage {
+        region_id: 1,
+        from_peer: Some(metapb::Peer {
+            id: leader,
+            store_id: leader,
+            ..Default::default()
+        }),
+        to_peer: Some(metapb::Peer {
+            id: follower,
+            store_id: follower,
+            ..Default::default()
+        }),
+        region_epoch: region.region_epoch,
+        message: Some(basalt_proto::eraftpb::Message {
+            msg_type: MessageType::MsgSnapshot as i32,
+            to: follower,
+            from: leader,
+            term,
+            snapshot: Some(basalt_proto::eraftpb::Snapshot {
+                // Well-formed protobuf that announces more pairs than it holds.
+                data: prost::Message::encode_to_vec(
+                    &basalt_proto::raft_serverpb::RaftSnapshotData {
+                        region: Some(region.clone()),
+                        version: 1,
+                        data: vec![basalt_proto::raft_serverpb::KeyValue {
+                            key: b"a".to_vec(),
+                            value: b"x".to_vec(),
+                        }],
+                        meta: Some(basalt_proto::raft_serverpb::SnapshotMeta {
+                            cf_files: vec![basalt_proto::raft_serverpb::SnapshotCfFile {
+                                cf: "default".into(),
+                                size: 5,
+                                checksum: 0,
+                            }],
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                ),
+                metadata: Some(basalt_proto::eraftpb::SnapshotMetadata {
+                    index: 1_000_000,
+                    term,
+                    conf_state: Some(basalt_proto::eraftpb::ConfState {
+                        voters: vec![1, 2, 3],
+                        ..Default::default()
+                    }),
+                }),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let follower_router = cluster.nodes[&follower].storage.engine().router().clone();
+    follower_router.send_raft_message(bad_snapshot).unwrap();
     cluster.put(b"a", b"3", WITHIN).expect("still serving");
+    assert!(cluster.wait_local(follower, b"a", Some(b"3"), WITHIN));
 }
