@@ -9,7 +9,7 @@ use std::time::Duration;
 use basalt_proto::raft_cmdpb::{self, CmdType, RaftCmdRequest, RaftRequestHeader};
 use basalt_storage::engine::{KvEngine, Modify};
 use basalt_storage::kv::{region_error, DataSnapshot};
-use basalt_storage::{Engine, Error, RequestContext, Result};
+use basalt_storage::{Engine, RequestContext, Result};
 use parking_lot::RwLock;
 
 use crate::errors;
@@ -187,12 +187,6 @@ impl<K: KvEngine> Engine for RaftKv<K> {
         start: Vec<u8>,
         end: Vec<u8>,
     ) -> impl Future<Output = Result<()>> + Send {
-        let kv = self.kv.clone();
-        async move {
-            let modifies = basalt_storage::kv::destroy_range_modifies(start, end)?;
-            tokio::task::spawn_blocking(move || kv.write(&modifies, true))
-                .await
-                .map_err(|err| Error::Engine(format!("destroy task failed: {err}")))?
-        }
+        basalt_storage::kv::destroy_range(self.kv.clone(), start, end, true)
     }
 }

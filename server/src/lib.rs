@@ -16,7 +16,6 @@ pub mod service;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use basalt_proto::tikvpb::tikv_server::TikvServer;
@@ -135,7 +134,7 @@ pub async fn run(
     tasks.spawn(gc_worker(
         pd_client,
         storage.clone(),
-        local,
+        move || local.regions(),
         Duration::from_secs(config.gc_interval_secs.max(1)),
         shutdown_receiver.clone(),
     ));
@@ -303,15 +302,17 @@ async fn heartbeats<K: KvEngine>(
     }
 }
 
-async fn gc_worker<K: KvEngine>(
+/// Collects garbage below PD's GC safe point in every region `regions` lists, each time the
+/// safe point moves. Only leaders collect: followers answer `NotLeader` and receive the
+/// deletions through their log.
+pub(crate) async fn gc_worker<E: basalt_storage::Engine>(
     mut pd: PdConnection,
-    storage: Storage<LocalEngine<K>>,
-    local: LocalEngine<K>,
+    storage: Storage<E>,
+    regions: impl Fn() -> Vec<metapb::Region> + Send + 'static,
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut done = 0u64;
-    let storage = Arc::new(storage);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
@@ -326,7 +327,7 @@ async fn gc_worker<K: KvEngine>(
             }
         };
         let mut failed = false;
-        for region in local.regions() {
+        for region in regions() {
             let ctx = RequestContext {
                 region_id: region.id,
                 region_epoch: region.region_epoch,
@@ -340,6 +341,7 @@ async fn gc_worker<K: KvEngine>(
                     deleted = stats.deleted_writes,
                     "GC done"
                 ),
+                Err(basalt_storage::Error::Region(err)) if err.not_leader.is_some() => {}
                 Err(err) => {
                     tracing::warn!(%err, safe_point, region_id = region.id, "GC failed");
                     failed = true;

@@ -15,7 +15,7 @@ use basalt_raftstore::{
     RaftStore, StoreMeta,
 };
 use basalt_storage::engine::{KvEngine, Modify, RocksEngine, CF_RAFT};
-use basalt_storage::{ConcurrencyManager, RequestContext, Storage};
+use basalt_storage::{ConcurrencyManager, Storage};
 use parking_lot::RwLock;
 
 use crate::node::{PdConnection, PdStoreResolver};
@@ -23,7 +23,8 @@ use crate::raft_client::RaftClient;
 use crate::raft_pd::RaftPd;
 use crate::service::{KvHandlers, TikvService};
 use crate::{
-    metrics, open_engine, serve, BoundAddrs, Config, Error, Result, Stopping, StoreListeners,
+    gc_worker, metrics, open_engine, serve, BoundAddrs, Config, Error, Result, Stopping,
+    StoreListeners,
 };
 
 /// The router, known only once the store has started; the transport and PD's answers need it
@@ -206,7 +207,7 @@ pub async fn run(
     tasks.spawn(gc_worker(
         pd,
         storage.clone(),
-        meta,
+        move || meta.read().regions.values().cloned().collect(),
         Duration::from_secs(config.gc_interval_secs.max(1)),
         shutdown_receiver.clone(),
     ));
@@ -260,48 +261,6 @@ async fn store_heartbeats(
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|stopped| *stopped) => return,
-        }
-    }
-}
-
-async fn gc_worker<K: KvEngine>(
-    mut pd: PdConnection,
-    storage: Storage<RaftKv<K>>,
-    meta: Arc<RwLock<StoreMeta>>,
-    interval: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut done = 0u64;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = stop.wait_for(|stopped| *stopped) => return,
-        }
-        let safe_point = match pd.gc_safe_point().await {
-            Ok(safe_point) if safe_point > done => safe_point,
-            _ => continue,
-        };
-        let regions: Vec<metapb::Region> = meta.read().regions.values().cloned().collect();
-        let mut failed = false;
-        for region in regions {
-            let ctx = RequestContext {
-                region_id: region.id,
-                region_epoch: region.region_epoch,
-                ..Default::default()
-            };
-            // Only leaders collect; followers answer NotLeader and get the deletions through
-            // the log.
-            match storage.gc(&ctx, safe_point).await {
-                Ok(_) => {}
-                Err(basalt_storage::Error::Region(err)) if err.not_leader.is_some() => {}
-                Err(err) => {
-                    tracing::warn!(%err, region_id = region.id, "GC failed");
-                    failed = true;
-                }
-            }
-        }
-        if !failed {
-            done = safe_point;
         }
     }
 }

@@ -385,13 +385,22 @@ impl<K: KvEngine> Engine for LocalEngine<K> {
     ) -> impl Future<Output = Result<()>> + Send {
         let kv = self.kv.clone();
         let sync = self.sync_log;
-        async move {
-            let modifies = destroy_range_modifies(start, end)?;
-            tokio::task::spawn_blocking(move || kv.write(&modifies, sync))
-                .await
-                .map_err(|err| Error::Engine(format!("destroy task failed: {err}")))?
-        }
+        destroy_range(kv, start, end, sync)
     }
+}
+
+/// Drops every data key of `[start, end)` (stored form; empty end: unbounded) from `kv`'s data
+/// column families, off the async threads.
+pub async fn destroy_range<K: KvEngine>(
+    kv: K,
+    start: Vec<u8>,
+    end: Vec<u8>,
+    sync: bool,
+) -> Result<()> {
+    let modifies = destroy_range_modifies(start, end)?;
+    tokio::task::spawn_blocking(move || kv.write(&modifies, sync))
+        .await
+        .map_err(|err| Error::Engine(format!("destroy task failed: {err}")))?
 }
 
 /// The engine writes that drop every data key of `[start, end)` (stored form; empty end:
