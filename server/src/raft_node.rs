@@ -10,6 +10,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use basalt_proto::{metapb, pdpb};
+use basalt_raftstore::msg::PeerMsg;
+use basalt_raftstore::pd::PdClient;
 use basalt_raftstore::{
     bootstrap_region, load_regions, DeliveryReport, Engines, KvRaftLog, RaftKv, RaftRouter,
     RaftStore, StoreMeta,
@@ -62,15 +64,16 @@ fn raft_config(config: &Config) -> basalt_raftstore::Config {
 }
 
 /// Loads the store's regions, bootstrapping the cluster's first region when PD has none.
+/// Returns them and whether this store bootstrapped the cluster.
 async fn regions_or_bootstrap(
     pd: &mut PdConnection,
     engines: &Engines<RocksEngine, KvRaftLog<RocksEngine>>,
     store: &metapb::Store,
-) -> Result<Vec<metapb::Region>> {
+) -> Result<(Vec<metapb::Region>, bool)> {
     let mut regions = load_regions(&engines.kv)?;
     let bootstrapped = pd.is_bootstrapped().await?;
     if bootstrapped {
-        return Ok(regions);
+        return Ok((regions, false));
     }
     // Either a first start, or a crash between writing the first region and telling PD.
     let region = match regions.as_slice() {
@@ -104,7 +107,7 @@ async fn regions_or_bootstrap(
             store_id = store.id,
             "bootstrapped the cluster"
         );
-        regions = vec![region];
+        return Ok((vec![region], true));
     } else {
         // Another store won: forget the local copy and wait for PD to place peers here.
         engines.kv.write(
@@ -117,7 +120,70 @@ async fn regions_or_bootstrap(
         )?;
         regions.clear();
     }
-    Ok(regions)
+    Ok((regions, false))
+}
+
+/// Splits the first region so that each edge of the default keyspace (`crate::node::
+/// keyspace_edges`) starts a region, as the single-node mode does and as PD arranges for
+/// keyspaces: clients then never see one region spanning raw and transactional data. Retries
+/// until the peer here leads and the splits are applied, for at most a minute.
+async fn split_keyspace_edges(
+    pd: Arc<RaftPd>,
+    router: basalt_raftstore::RaftRouter,
+    meta: Arc<RwLock<StoreMeta>>,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let pending: Vec<(metapb::Region, Vec<Vec<u8>>)> = {
+            let meta = meta.read();
+            let mut by_region: Vec<(metapb::Region, Vec<Vec<u8>>)> = Vec::new();
+            for edge in crate::node::keyspace_edges() {
+                let Some(region) = meta.region_by_key(&edge) else {
+                    continue;
+                };
+                if region.start_key == edge {
+                    continue;
+                }
+                match by_region
+                    .iter_mut()
+                    .find(|(known, _)| known.id == region.id)
+                {
+                    Some((_, keys)) => keys.push(edge),
+                    None => by_region.push((region.clone(), vec![edge])),
+                }
+            }
+            by_region
+        };
+        if pending.is_empty() {
+            tracing::info!("regions split at the keyspace edges");
+            return;
+        }
+        for (region, keys) in pending {
+            match pd.ask_batch_split(region.clone(), keys.len()).await {
+                Ok(ids) if ids.len() == keys.len() => {
+                    let splits = keys
+                        .into_iter()
+                        .zip(ids)
+                        .map(|(key, (id, peers))| (key, id, peers))
+                        .collect();
+                    let _ = router.send(
+                        region.id,
+                        PeerMsg::Split {
+                            region_epoch: region.region_epoch.unwrap_or_default(),
+                            splits,
+                        },
+                    );
+                }
+                Ok(_) => tracing::warn!("PD answered the wrong number of split ids"),
+                Err(err) => tracing::debug!(%err, "asking PD for split ids failed"),
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            tracing::warn!("gave up splitting the first region at the keyspace edges");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Runs a store of a multi-store cluster whose PD listens at `pd_addr`.
@@ -163,13 +229,14 @@ pub async fn run(
             .unwrap_or(0),
         ..Default::default()
     };
-    let regions = regions_or_bootstrap(&mut pd, &engines, &store).await?;
+    let (regions, bootstrapped_here) = regions_or_bootstrap(&mut pd, &engines, &store).await?;
     pd.put_store(store).await?;
     tracing::info!(store_id, regions = regions.len(), %kv_addr, pd = %pd_addr, "store joined the cluster");
 
     let late = LateRouter::default();
     let transport = RaftClient::new(PdStoreResolver::new(pd.clone()), late.clone());
     let raft_pd = RaftPd::connect(&pd_addr, pd.cluster_id(), late.clone()).await?;
+    let split_pd = raft_pd.clone();
     let store_runtime = tokio::runtime::Handle::current();
     let raft_store = {
         let config = raft_config(&config);
@@ -196,6 +263,9 @@ pub async fn run(
 
     let (shutdown_sender, shutdown_receiver) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    if bootstrapped_here {
+        tasks.spawn(split_keyspace_edges(split_pd, router.clone(), meta.clone()));
+    }
     tasks.spawn(metrics::serve(listeners.status));
     tasks.spawn(store_heartbeats(
         pd.clone(),
