@@ -154,7 +154,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
     pub fn on_msg<T: Transport>(&mut self, ctx: &StoreContext<K, L, T>, msg: PeerMsg) {
         match msg {
             PeerMsg::Raft(msg) => self.on_raft_message(ctx, *msg),
-            PeerMsg::Command { cmd, cb } => self.propose(ctx, *cmd, cb),
+            PeerMsg::Command { cmd, cb } => self.propose(*cmd, cb),
             PeerMsg::Read { req, cb } => self.read(req, cb),
             PeerMsg::TransferLeader(to) => {
                 if self.is_leader() && to.id != self.meta.id {
@@ -181,7 +181,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                 splits,
             } => {
                 self.splitting = false;
-                self.propose_split(ctx, region_epoch, splits);
+                self.propose_split(region_epoch, splits);
             }
             PeerMsg::Campaign => {
                 if !self.is_leader() {
@@ -356,7 +356,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                 ..Default::default()
             });
         }
-        self.propose(ctx, cmd, Box::new(|_| {}));
+        self.propose(cmd, Box::new(|_| {}));
     }
 
     /// An admin command of `kind` addressed to this region at its current epoch.
@@ -376,9 +376,8 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         }
     }
 
-    fn propose_split<T: Transport>(
+    fn propose_split(
         &mut self,
-        ctx: &StoreContext<K, L, T>,
         region_epoch: metapb::RegionEpoch,
         splits: Vec<(Vec<u8>, u64, Vec<u64>)>,
     ) {
@@ -404,7 +403,6 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         }
         let region_id = self.region_id();
         self.propose(
-            ctx,
             cmd,
             Box::new(move |result| {
                 if let Err(err) = result {
@@ -415,28 +413,10 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
     }
 
     /// Proposes a write or admin command; `cb` is answered once it is applied (or refused).
-    pub fn propose<T: Transport>(
-        &mut self,
-        ctx: &StoreContext<K, L, T>,
-        cmd: RaftCmdRequest,
-        cb: Callback,
-    ) {
-        if let Err(err) = self.try_propose(ctx, cmd, cb) {
-            // `try_propose` answers the callback itself except when it failed before taking
-            // it; errors here are only logged.
-            tracing::debug!(%err, "proposal refused");
-        }
-    }
-
-    fn try_propose<T: Transport>(
-        &mut self,
-        _ctx: &StoreContext<K, L, T>,
-        cmd: RaftCmdRequest,
-        cb: Callback,
-    ) -> Result<()> {
+    pub fn propose(&mut self, cmd: RaftCmdRequest, cb: Callback) {
         if !self.is_leader() {
             cb(Err(self.not_leader()));
-            return Ok(());
+            return;
         }
         let header = cmd.header.clone().unwrap_or_default();
         let admin = cmd.admin_request.as_ref();
@@ -446,7 +426,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         let conf = matches!(kind, AdminCmdType::ChangePeer | AdminCmdType::ChangePeerV2);
         if let Err(err) = self.check_epoch(header.region_epoch.as_ref(), conf) {
             cb(Err(err));
-            return Ok(());
+            return;
         }
         let data = cmd.encode_to_vec();
         if data.len() > MAX_ENTRY_BYTES {
@@ -454,7 +434,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                 self.region_id(),
                 data.len() as u64,
             )));
-            return Ok(());
+            return;
         }
         let before = self.raft.raft.raft_log.last_index();
         let proposed = if conf {
@@ -470,7 +450,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             cb(Ok(CmdOutcome {
                 region: self.region().clone(),
             }));
-            return Ok(());
+            return;
         } else {
             self.raft
                 .propose(Vec::new(), data)
@@ -478,19 +458,18 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         };
         if let Err(err) = proposed {
             cb(Err(err));
-            return Ok(());
+            return;
         }
         let index = self.raft.raft.raft_log.last_index();
         if index == before {
             cb(Err(errors::stale_command(self.region_id())));
-            return Ok(());
+            return;
         }
         self.proposals.push_back(Proposal {
             index,
             term: self.raft.raft.term,
             cb,
         });
-        Ok(())
     }
 
     fn propose_conf_change(&mut self, cmd: &RaftCmdRequest, data: Vec<u8>) -> Result<()> {
@@ -656,15 +635,5 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         for read in std::mem::take(&mut self.reads) {
             (read.cb)(Err(err()));
         }
-    }
-
-    /// The role of this peer in its region.
-    pub fn role_in_region(&self) -> PeerRole {
-        self.region()
-            .peers
-            .iter()
-            .find(|peer| peer.id == self.meta.id)
-            .and_then(|peer| PeerRole::try_from(peer.role).ok())
-            .unwrap_or(PeerRole::Voter)
     }
 }

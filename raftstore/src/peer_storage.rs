@@ -206,11 +206,6 @@ impl<K: KvEngine, L: RaftLogStore> PeerStorage<K, L> {
         self.truncated().0 + 1
     }
 
-    /// The last index in the log.
-    pub fn last_index_value(&self) -> u64 {
-        self.raft_state.last_index
-    }
-
     fn term_of(&self, index: u64) -> Result<u64> {
         let (truncated_index, truncated_term) = self.truncated();
         if index == truncated_index {
@@ -309,11 +304,6 @@ impl<K: KvEngine, L: RaftLogStore> PeerStorage<K, L> {
         }
         self.apply_state.truncated_state = Some(RaftTruncatedState { index, term });
         batch.delete_entries(self.region.id, first, index + 1);
-    }
-
-    /// The engines.
-    pub fn engines(&self) -> &Engines<K, L> {
-        &self.engines
     }
 }
 

@@ -39,43 +39,46 @@ pub struct StoreMeta {
     pub store_id: u64,
     /// Initialized regions hosted here, by id.
     pub regions: HashMap<u64, metapb::Region>,
-    /// The same regions by end key (empty end key last), to find a key's region.
+    /// The same regions by end key, to find a key's region; the region with an empty end key
+    /// (unbounded) is found by its start key alone.
     ranges: BTreeMap<Vec<u8>, u64>,
-}
-
-fn range_key(end_key: &[u8]) -> Vec<u8> {
-    if end_key.is_empty() {
-        vec![0xff; 64]
-    } else {
-        end_key.to_vec()
-    }
+    /// The region whose end key is empty, if hosted.
+    last: Option<u64>,
 }
 
 impl StoreMeta {
     fn set(&mut self, region: &metapb::Region) {
-        if let Some(old) = self.regions.insert(region.id, region.clone()) {
-            if self.ranges.get(&range_key(&old.end_key)) == Some(&old.id) {
-                self.ranges.remove(&range_key(&old.end_key));
-            }
+        self.remove(region.id);
+        self.regions.insert(region.id, region.clone());
+        if region.end_key.is_empty() {
+            self.last = Some(region.id);
+        } else {
+            self.ranges.insert(region.end_key.clone(), region.id);
         }
-        self.ranges.insert(range_key(&region.end_key), region.id);
     }
 
     fn remove(&mut self, region_id: u64) {
-        if let Some(old) = self.regions.remove(&region_id) {
-            if self.ranges.get(&range_key(&old.end_key)) == Some(&old.id) {
-                self.ranges.remove(&range_key(&old.end_key));
+        let Some(old) = self.regions.remove(&region_id) else {
+            return;
+        };
+        if old.end_key.is_empty() {
+            if self.last == Some(region_id) {
+                self.last = None;
             }
+        } else if self.ranges.get(&old.end_key) == Some(&region_id) {
+            self.ranges.remove(&old.end_key);
         }
     }
 
     /// The hosted region holding `key` (stored form).
     pub fn region_by_key(&self, key: &[u8]) -> Option<&metapb::Region> {
-        let (_, id) = self
+        let id = self
             .ranges
             .range::<[u8], _>((std::ops::Bound::Excluded(key), std::ops::Bound::Unbounded))
-            .next()?;
-        let region = self.regions.get(id)?;
+            .next()
+            .map(|(_, id)| *id)
+            .or(self.last)?;
+        let region = self.regions.get(&id)?;
         (key >= region.start_key.as_slice()).then_some(region)
     }
 
@@ -692,5 +695,36 @@ fn poll_loop<K: KvEngine, L: RaftLogStore, T: Transport>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region(id: u64, start: &[u8], end: &[u8]) -> metapb::Region {
+        metapb::Region {
+            id,
+            start_key: start.to_vec(),
+            end_key: end.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn regions_are_found_by_key_through_splits_including_long_0xff_keys() {
+        let mut meta = StoreMeta::default();
+        meta.set(&region(1, b"", b""));
+        assert_eq!(meta.region_by_key(&[0xff; 80]).map(|r| r.id), Some(1));
+        // A split: region 1 keeps the left part, region 2 takes the rest.
+        meta.set(&region(1, b"", b"m"));
+        meta.set(&region(2, b"m", b""));
+        assert_eq!(meta.region_by_key(b"a").map(|r| r.id), Some(1));
+        assert_eq!(meta.region_by_key(b"m").map(|r| r.id), Some(2));
+        assert_eq!(meta.region_by_key(&[0xff; 80]).map(|r| r.id), Some(2));
+        assert!(meta.overlaps(b"l", b"n", 0) && !meta.overlaps(b"a", b"b", 1));
+        meta.remove(2);
+        assert_eq!(meta.region_by_key(b"z"), None);
+        assert_eq!(meta.region_by_key(b"a").map(|r| r.id), Some(1));
     }
 }
