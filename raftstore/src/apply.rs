@@ -96,10 +96,16 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         if entries.is_empty() {
             return;
         }
+        if let Some(paused) = self.paused_apply.as_mut() {
+            // Order is kept: nothing applies past a CommitMerge still waiting for its source.
+            paused.extend(entries);
+            return;
+        }
         let mut pending = Vec::new();
         let mut answers: Vec<Answer> = Vec::with_capacity(entries.len());
         let mut applied = (self.raft.store().applied_index(), 0);
-        for entry in entries {
+        let mut entries = entries.into_iter();
+        while let Some(entry) = entries.next() {
             if self.pending_destroy {
                 break;
             }
@@ -116,6 +122,13 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                     }
                 }
             };
+            if self.merge_wait {
+                self.merge_wait = false;
+                let mut held = vec![entry];
+                held.extend(entries);
+                self.paused_apply = Some(held);
+                break;
+            }
             if let Err(Error::Engine(err)) = &result {
                 tracing::error!(region_id = self.region_id(), index = entry.index, %err, "apply failed: the engine refused a write");
                 break;
@@ -192,9 +205,21 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         }
         let cmd = RaftCmdRequest::decode(entry.data.as_ref())
             .map_err(|err| corrupted(format!("raft entry {}: {err}", entry.index)))?;
+        let kind = cmd
+            .admin_request
+            .as_ref()
+            .map(|admin| AdminCmdType::try_from(admin.cmd_type).unwrap_or_default());
+        if self.pending_merge.is_some() && kind != Some(AdminCmdType::RollbackMerge) {
+            // The merge carries the log only up to the PrepareMerge: nothing after it may
+            // change the data.
+            return Err(errors::proposal_in_merging_mode(self.region_id()));
+        }
         let asked = cmd.header.as_ref().and_then(|header| header.region_epoch);
         let current = self.region().region_epoch.unwrap_or_default();
-        if asked.is_some_and(|asked| asked.version != current.version) {
+        let conf = kind.is_some_and(crate::peer::checks_conf_ver);
+        if asked.is_some_and(|asked| {
+            asked.version != current.version || (conf && asked.conf_ver != current.conf_ver)
+        }) {
             return Err(errors::epoch_not_match(
                 format!(
                     "region {} changed before the command applied",
@@ -208,6 +233,9 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             return match AdminCmdType::try_from(admin.cmd_type) {
                 Ok(AdminCmdType::CompactLog) => self.apply_compact_log(ctx, &cmd, entry),
                 Ok(AdminCmdType::BatchSplit) => self.apply_split(ctx, &cmd, entry),
+                Ok(AdminCmdType::PrepareMerge) => self.apply_prepare_merge(ctx, &cmd, entry),
+                Ok(AdminCmdType::CommitMerge) => self.apply_commit_merge(ctx, &cmd, entry),
+                Ok(AdminCmdType::RollbackMerge) => self.apply_rollback_merge(ctx, &cmd, entry),
                 _ => Err(Error::Unsupported(format!(
                     "admin command {} is not supported by this store",
                     admin.cmd_type

@@ -21,6 +21,21 @@ pub fn message_from_wire(message: &wire::Message) -> Result<raft::eraftpb::Messa
         .map_err(|err| Error::InvalidRequest(format!("malformed raft message: {err}")))
 }
 
+/// A raft-rs log entry in its wire form.
+pub fn entry_to_wire(entry: &raft::eraftpb::Entry) -> Result<wire::Entry> {
+    let bytes = entry
+        .write_to_bytes()
+        .map_err(|err| Error::Engine(format!("encoding a raft entry: {err}")))?;
+    wire::Entry::decode(bytes.as_slice())
+        .map_err(|err| Error::Engine(format!("re-reading a raft entry: {err}")))
+}
+
+/// A wire log entry for raft-rs.
+pub fn entry_from_wire(entry: &wire::Entry) -> Result<raft::eraftpb::Entry> {
+    raft::eraftpb::Entry::parse_from_bytes(&entry.encode_to_vec())
+        .map_err(|err| Error::InvalidRequest(format!("malformed raft entry: {err}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

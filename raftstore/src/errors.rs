@@ -76,3 +76,11 @@ pub fn read_index_not_ready(region_id: u64, reason: &str) -> Error {
         })
     })
 }
+
+/// The region is being merged into its neighbour: it takes no more reads or writes (clients
+/// back off and find the merged region at PD).
+pub fn proposal_in_merging_mode(region_id: u64) -> Error {
+    region_error(format!("region {region_id} is merging"), |e| {
+        e.proposal_in_merging_mode = Some(errorpb::ProposalInMergingMode { region_id })
+    })
+}

@@ -14,6 +14,7 @@ mod convert;
 pub mod errors;
 pub mod keys;
 pub mod log_store;
+mod merge;
 pub mod msg;
 pub mod pd;
 pub mod peer;
@@ -65,6 +66,15 @@ pub struct Config {
     pub pd_heartbeat_ticks: u64,
     /// Silence after which PD is told a peer is down.
     pub down_peer_after: Duration,
+    /// Ticks between a merging region's attempts to commit (or roll back) its merge, and a
+    /// paused merge target's checks of its source.
+    pub merge_check_ticks: u64,
+    /// Entries a follower may lag behind the leader's last index for a merge to start (they
+    /// travel inside the merge command).
+    pub merge_max_log_gap: u64,
+    /// Ticks between size checks of a leader's region that was written to (its size goes to
+    /// PD, which merges small regions).
+    pub size_check_ticks: u64,
 }
 
 impl Default for Config {
@@ -84,6 +94,9 @@ impl Default for Config {
             region_split_keys: 960_000,
             pd_heartbeat_ticks: 30,
             down_peer_after: Duration::from_secs(30),
+            merge_check_ticks: 2,
+            merge_max_log_gap: 128,
+            size_check_ticks: 600,
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use basalt_proto::metapb;
-use basalt_proto::raft_cmdpb::RaftCmdRequest;
+use basalt_proto::raft_cmdpb::{CommitMergeRequest, RaftCmdRequest};
 use basalt_proto::raft_serverpb::RaftMessage;
 use basalt_storage::Result;
 
@@ -59,13 +59,22 @@ pub enum PeerMsg {
         /// Whether it arrived.
         ok: bool,
     },
-    /// PD answered a split request: propose it.
+    /// A size check finished (and PD answered the split request it made, if any): record the
+    /// size, propose the split.
     Split {
         /// The epoch the split key was chosen at.
         region_epoch: metapb::RegionEpoch,
         /// Split keys (stored form) and the ids PD gave for each new region.
         splits: Vec<(Vec<u8>, u64, Vec<u64>)>,
+        /// The region's approximate bytes and keys, when the check got that far.
+        approximate: Option<(u64, u64)>,
     },
+    /// A merge target waits for this (source) peer to apply the source log up to the merge:
+    /// take the entries it carries if this peer's log lacks them.
+    CatchUpLogs(Box<CommitMergeRequest>),
+    /// This (source) peer's region was merged into the region with this id: go away, leaving
+    /// the data, which the target now owns.
+    MergedInto(u64),
     /// The peer starts: campaign at once if it is the only voter or was split from a leader.
     Campaign,
 }
@@ -82,6 +91,8 @@ impl std::fmt::Debug for PeerMsg {
             PeerMsg::SnapshotStatus { .. } => "SnapshotStatus",
             PeerMsg::Split { .. } => "Split",
             PeerMsg::Campaign => "Campaign",
+            PeerMsg::CatchUpLogs(_) => "CatchUpLogs",
+            PeerMsg::MergedInto(_) => "MergedInto",
         };
         f.write_str(name)
     }

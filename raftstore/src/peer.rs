@@ -7,18 +7,21 @@ use std::time::{Duration, Instant};
 
 use basalt_proto::metapb::{self, PeerRole};
 use basalt_proto::raft_cmdpb::{AdminCmdType, ChangePeerRequest, RaftCmdRequest};
-use basalt_proto::raft_serverpb::RaftMessage;
+use basalt_proto::raft_serverpb::{MergeState, PeerState, RaftMessage, RegionLocalState};
 use basalt_storage::engine::KvEngine;
 use basalt_storage::Result;
 use prost::Message as _;
-use raft::eraftpb::{ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2};
+use raft::eraftpb::{
+    ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, Entry,
+};
 use raft::{RawNode, SnapshotStatus, StateRole};
 
 use crate::convert;
 use crate::errors;
 use crate::log_store::RaftLogStore;
 use crate::msg::{Callback, CmdOutcome, PeerMsg, PendingRead, Proposal, ReadRequest};
-use crate::peer_storage::{Engines, PeerStorage};
+use crate::keys;
+use crate::peer_storage::{read_record, Engines, PeerStorage};
 use crate::store::StoreContext;
 use crate::transport::Transport;
 
@@ -50,7 +53,42 @@ pub struct Peer<K: KvEngine, L: RaftLogStore> {
     pub splitting: bool,
     /// When each peer was last heard from (for PD's down-peer report).
     pub last_heard: HashMap<u64, Instant>,
+    /// The region's approximate bytes and keys, once measured.
+    pub approximate: Option<(u64, u64)>,
+    /// The tick of the last size check.
+    pub size_checked_at: u64,
+    /// Set once this region applied a PrepareMerge: it waits to be merged or rolled back.
+    pub pending_merge: Option<MergeState>,
+    /// The index of a PrepareMerge this leader proposed: until it is applied, nothing else is
+    /// proposed.
+    pub prepare_merge_fence: u64,
+    /// Committed entries held back while this (target) region waits for its merge source to
+    /// catch up; the first one is the CommitMerge.
+    pub paused_apply: Option<Vec<Entry>>,
+    /// Set when apply meets a CommitMerge whose source is not ready here.
+    pub merge_wait: bool,
+    /// Set once this (source) region was merged away: destroying it leaves the data.
+    pub merged: bool,
     role: StateRole,
+}
+
+/// Whether a command of `kind` must match the region's conf version as well as its version.
+pub(crate) fn checks_conf_ver(kind: AdminCmdType) -> bool {
+    matches!(
+        kind,
+        AdminCmdType::ChangePeer
+            | AdminCmdType::ChangePeerV2
+            | AdminCmdType::PrepareMerge
+            | AdminCmdType::CommitMerge
+            | AdminCmdType::RollbackMerge
+    )
+}
+
+/// Whether `region` is between two configurations (joint consensus).
+pub(crate) fn in_joint_state(region: &metapb::Region) -> bool {
+    region.peers.iter().any(|peer| {
+        peer.role == PeerRole::IncomingVoter as i32 || peer.role == PeerRole::DemotingVoter as i32
+    })
 }
 
 fn logger() -> slog::Logger {
@@ -65,6 +103,14 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         meta: metapb::Peer,
         config: &crate::Config,
     ) -> Result<Self> {
+        let local: Option<RegionLocalState> = read_record(
+            &engines.kv,
+            &keys::region_state_key(region.id),
+            "region state",
+        )?;
+        let pending_merge = local
+            .filter(|local| local.state == PeerState::Merging as i32)
+            .and_then(|local| local.merge_state);
         let storage = PeerStorage::open(engines, region)?;
         let raft_config = raft::Config {
             id: meta.id,
@@ -98,6 +144,13 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             written_since_check: 0,
             splitting: false,
             last_heard: HashMap::new(),
+            approximate: None,
+            size_checked_at: 0,
+            pending_merge,
+            prepare_merge_fence: 0,
+            paused_apply: None,
+            merge_wait: false,
+            merged: false,
             role: StateRole::Follower,
         })
     }
@@ -154,7 +207,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
     pub fn on_msg<T: Transport>(&mut self, ctx: &StoreContext<K, L, T>, msg: PeerMsg) {
         match msg {
             PeerMsg::Raft(msg) => self.on_raft_message(ctx, *msg),
-            PeerMsg::Command { cmd, cb } => self.propose(*cmd, cb),
+            PeerMsg::Command { cmd, cb } => self.propose(ctx, *cmd, cb),
             PeerMsg::Read { req, cb } => self.read(req, cb),
             PeerMsg::TransferLeader(to) => {
                 if self.is_leader() && to.id != self.meta.id {
@@ -179,9 +232,28 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             PeerMsg::Split {
                 region_epoch,
                 splits,
+                approximate,
             } => {
                 self.splitting = false;
-                self.propose_split(region_epoch, splits);
+                if approximate.is_some() {
+                    self.approximate = approximate;
+                    if self.is_leader() {
+                        ctx.heartbeat_pd(self);
+                    }
+                }
+                if !splits.is_empty() {
+                    self.propose_split(ctx, region_epoch, splits);
+                }
+            }
+            PeerMsg::CatchUpLogs(request) => self.on_catch_up_logs(*request),
+            PeerMsg::MergedInto(target_id) => {
+                tracing::info!(
+                    region_id = self.region_id(),
+                    target_id,
+                    "region merged away"
+                );
+                self.merged = true;
+                self.pending_destroy = true;
             }
             PeerMsg::Campaign => {
                 if !self.is_leader() {
@@ -264,14 +336,22 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         self.ticks += 1;
         self.raft.tick();
         self.expire_reads(ctx.config.read_timeout);
+        if self.ticks % ctx.config.merge_check_ticks == 0 {
+            if self.pending_merge.is_some() {
+                self.on_check_merge(ctx);
+            }
+            if self.paused_apply.is_some() {
+                self.resume_apply(ctx);
+            }
+        }
         if !self.is_leader() {
             return;
         }
-        if self.ticks % ctx.config.log_gc_ticks == 0 {
+        if self.ticks % ctx.config.log_gc_ticks == 0 && !self.is_merging() {
             self.maybe_compact_log(ctx);
         }
         if self.ticks % ctx.config.split_check_ticks == 0 {
-            ctx.maybe_split(self);
+            ctx.maybe_check_size(self);
         }
         if self.ticks % ctx.config.pd_heartbeat_ticks == 1 {
             ctx.heartbeat_pd(self);
@@ -356,7 +436,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                 ..Default::default()
             });
         }
-        self.propose(cmd, Box::new(|_| {}));
+        self.propose(ctx, cmd, Box::new(|_| {}));
     }
 
     /// An admin command of `kind` addressed to this region at its current epoch.
@@ -376,8 +456,9 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         }
     }
 
-    fn propose_split(
+    fn propose_split<T: Transport>(
         &mut self,
+        ctx: &StoreContext<K, L, T>,
         region_epoch: metapb::RegionEpoch,
         splits: Vec<(Vec<u8>, u64, Vec<u64>)>,
     ) {
@@ -403,6 +484,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         }
         let region_id = self.region_id();
         self.propose(
+            ctx,
             cmd,
             Box::new(move |result| {
                 if let Err(err) = result {
@@ -413,21 +495,37 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
     }
 
     /// Proposes a write or admin command; `cb` is answered once it is applied (or refused).
-    pub fn propose(&mut self, cmd: RaftCmdRequest, cb: Callback) {
+    pub fn propose<T: Transport>(
+        &mut self,
+        ctx: &StoreContext<K, L, T>,
+        mut cmd: RaftCmdRequest,
+        cb: Callback,
+    ) {
         if !self.is_leader() {
             cb(Err(self.not_leader()));
             return;
         }
         let header = cmd.header.clone().unwrap_or_default();
-        let admin = cmd.admin_request.as_ref();
-        let kind = admin
+        let kind = cmd
+            .admin_request
+            .as_ref()
             .and_then(|admin| AdminCmdType::try_from(admin.cmd_type).ok())
             .unwrap_or(AdminCmdType::InvalidAdmin);
-        let conf = matches!(kind, AdminCmdType::ChangePeer | AdminCmdType::ChangePeerV2);
-        if let Err(err) = self.check_epoch(header.region_epoch.as_ref(), conf) {
+        if self.is_merging() && kind != AdminCmdType::RollbackMerge {
+            cb(Err(errors::proposal_in_merging_mode(self.region_id())));
+            return;
+        }
+        if let Err(err) = self.check_epoch(header.region_epoch.as_ref(), checks_conf_ver(kind)) {
             cb(Err(err));
             return;
         }
+        if kind == AdminCmdType::PrepareMerge {
+            if let Err(err) = self.fill_prepare_merge(ctx, &mut cmd) {
+                cb(Err(err));
+                return;
+            }
+        }
+        let conf = matches!(kind, AdminCmdType::ChangePeer | AdminCmdType::ChangePeerV2);
         let data = cmd.encode_to_vec();
         if data.len() > MAX_ENTRY_BYTES {
             cb(Err(errors::entry_too_large(
@@ -440,7 +538,9 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         let proposed = if conf {
             self.propose_conf_change(&cmd, data)
         } else if kind == AdminCmdType::TransferLeader {
-            let to = admin
+            let to = cmd
+                .admin_request
+                .as_ref()
                 .and_then(|admin| admin.transfer_leader.as_ref())
                 .and_then(|transfer| transfer.peer);
             if let Some(to) = to {
@@ -465,6 +565,9 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             cb(Err(errors::stale_command(self.region_id())));
             return;
         }
+        if kind == AdminCmdType::PrepareMerge {
+            self.prepare_merge_fence = index;
+        }
         self.proposals.push_back(Proposal {
             index,
             term: self.raft.raft.term,
@@ -481,10 +584,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             _ => return Err(invalid("a conf change without changes".into())),
         };
         if self.raft.raft.pending_conf_index > self.raft.store().applied_index()
-            || self.region().peers.iter().any(|peer| {
-                peer.role == PeerRole::IncomingVoter as i32
-                    || peer.role == PeerRole::DemotingVoter as i32
-            })
+            || in_joint_state(self.region())
         {
             return Err(invalid(format!(
                 "region {} has a conf change in progress",
@@ -537,6 +637,11 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
     }
 
     fn read(&mut self, req: ReadRequest, cb: Callback) {
+        if self.pending_merge.is_some() {
+            // The target may already serve this range: reads here could be stale.
+            cb(Err(errors::proposal_in_merging_mode(self.region_id())));
+            return;
+        }
         if let Err(err) = self.check_epoch(req.region_epoch.as_ref(), false) {
             cb(Err(err));
             return;
@@ -553,7 +658,9 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                 }));
                 return;
             }
-        } else if !req.replica_read {
+        } else if !req.replica_read || self.raft.raft.leader_id == raft::INVALID_ID {
+            // A follower that knows no leader cannot ask one for a read index (raft would drop
+            // the request): the client retries elsewhere at once rather than time out.
             cb(Err(self.not_leader()));
             return;
         }

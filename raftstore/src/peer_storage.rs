@@ -6,7 +6,7 @@
 use basalt_proto::eraftpb as wire;
 use basalt_proto::metapb::{self, PeerRole};
 use basalt_proto::raft_serverpb::{
-    PeerState, RaftApplyState, RaftLocalState, RaftTruncatedState, RegionLocalState,
+    MergeState, PeerState, RaftApplyState, RaftLocalState, RaftTruncatedState, RegionLocalState,
 };
 use basalt_storage::engine::{KvEngine, Modify, CF_RAFT};
 use basalt_storage::{Error, Result};
@@ -79,12 +79,22 @@ pub fn read_record<K: KvEngine, M: prost::Message + Default>(
 
 /// The write that records a region's local state.
 pub fn region_state_modify(region: &metapb::Region, state: PeerState) -> Modify {
+    merge_state_modify(region, state, None)
+}
+
+/// The write that records a region's local state with the merge it is part of.
+pub fn merge_state_modify(
+    region: &metapb::Region,
+    state: PeerState,
+    merge: Option<&MergeState>,
+) -> Modify {
     Modify::Put(
         CF_RAFT,
         keys::region_state_key(region.id),
         RegionLocalState {
             state: state as i32,
             region: Some(region.clone()),
+            merge_state: merge.cloned(),
             ..Default::default()
         }
         .encode_to_vec(),

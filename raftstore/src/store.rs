@@ -234,16 +234,24 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
         Ok(())
     }
 
-    /// Checks whether the leader `peer`'s region has grown past the split size; if so, finds a
-    /// middle key off the poller thread and asks PD for ids.
-    pub fn maybe_split(&self, peer: &mut Peer<K, L>) {
+    /// Measures the leader `peer`'s region off the poller thread when it is due (its size was
+    /// never measured, ≥ 1/8 of the split size was written since the last check, or it was
+    /// written to and `size_check_ticks` passed); past the split size, finds a middle key and
+    /// asks PD for ids. The answer comes back as `PeerMsg::Split`.
+    pub fn maybe_check_size(&self, peer: &mut Peer<K, L>) {
         let (Some(pd), Some(runtime)) = (self.pd.clone(), self.runtime.clone()) else {
             return;
         };
-        if peer.splitting || peer.written_since_check < self.config.region_split_size / 8 {
+        let written = peer.written_since_check;
+        let due = peer.approximate.is_none()
+            || written >= self.config.region_split_size / 8
+            || (written > 0
+                && peer.ticks - peer.size_checked_at >= self.config.size_check_ticks);
+        if peer.splitting || !due || peer.is_merging() {
             return;
         }
         peer.written_since_check = 0;
+        peer.size_checked_at = peer.ticks;
         peer.splitting = true;
         let region = peer.region().clone();
         let kv = self.engines.kv.clone();
@@ -253,31 +261,36 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
         runtime.spawn(async move {
             let region_id = region.id;
             let epoch = region.region_epoch.unwrap_or_default();
-            let found = tokio::task::spawn_blocking(move || {
-                find_split_key(&kv.snapshot(), &region, split_size, split_keys)
-                    .map(|key| key.map(|key| (key, region)))
+            let checked = tokio::task::spawn_blocking(move || {
+                check_region(&kv.snapshot(), &region, split_size, split_keys)
+                    .map(|size| (size, region))
             })
             .await;
-            let splits = match found {
-                Ok(Ok(Some((key, region)))) => match pd.ask_batch_split(region, 1).await {
-                    Ok(ids) => ids
-                        .into_iter()
-                        .take(1)
-                        .map(|(id, peers)| (key.clone(), id, peers))
-                        .collect(),
-                    Err(err) => {
-                        tracing::warn!(region_id, %err, "PD refused split ids");
-                        Vec::new()
-                    }
-                },
-                Ok(Ok(None)) => Vec::new(),
+            let (approximate, splits) = match checked {
+                Ok(Ok((size, region))) => {
+                    let splits = match size.split_key {
+                        Some(key) => match pd.ask_batch_split(region, 1).await {
+                            Ok(ids) => ids
+                                .into_iter()
+                                .take(1)
+                                .map(|(id, peers)| (key.clone(), id, peers))
+                                .collect(),
+                            Err(err) => {
+                                tracing::warn!(region_id, %err, "PD refused split ids");
+                                Vec::new()
+                            }
+                        },
+                        None => Vec::new(),
+                    };
+                    (Some((size.bytes, size.keys)), splits)
+                }
                 Ok(Err(err)) => {
-                    tracing::warn!(region_id, %err, "split check failed");
-                    Vec::new()
+                    tracing::warn!(region_id, %err, "size check failed");
+                    (None, Vec::new())
                 }
                 Err(err) => {
-                    tracing::warn!(region_id, %err, "split check task failed");
-                    Vec::new()
+                    tracing::warn!(region_id, %err, "size check task failed");
+                    (None, Vec::new())
                 }
             };
             let _ = router.send(
@@ -285,9 +298,34 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
                 PeerMsg::Split {
                     region_epoch: epoch,
                     splits,
+                    approximate,
                 },
             );
         });
+    }
+
+    /// Records a merge: `target` now covers the range of `source_id`, which is gone.
+    pub fn merge_regions(&self, target: &metapb::Region, source_id: u64) {
+        let mut meta = self.meta.write();
+        meta.remove(source_id);
+        meta.set(target);
+    }
+
+    /// Tells the local peer of `source_id` that it was merged into `target_id`; a source with
+    /// no running peer here only leaves its raft log behind, which is cleaned now.
+    pub fn retire_merged_source(&self, source_id: u64, target_id: u64) {
+        if self
+            .router
+            .send(source_id, PeerMsg::MergedInto(target_id))
+            .is_ok()
+        {
+            return;
+        }
+        let mut batch = LogBatch::default();
+        batch.clean(source_id);
+        if let Err(err) = self.engines.raft.write(batch) {
+            tracing::warn!(region_id = source_id, %err, "cleaning a merged region's log failed");
+        }
     }
 
     /// Reports a split's regions to PD.
@@ -306,13 +344,19 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
         let (Some(pd), Some(runtime)) = (self.pd.clone(), self.runtime.as_ref()) else {
             return;
         };
+        // Until the region is measured, PD hears the split size: it must not take an unmeasured
+        // region for an empty one and merge it.
+        let (approximate_size, approximate_keys) = peer
+            .approximate
+            .unwrap_or((self.config.region_split_size, self.config.region_split_keys));
         let heartbeat = RegionHeartbeat {
             region: peer.region().clone(),
             leader: peer.meta,
             term: peer.raft.raft.term,
             down_peers: peer.down_peers(self.config.down_peer_after),
             pending_peers: peer.pending_peers(),
-            ..Default::default()
+            approximate_size,
+            approximate_keys,
         };
         runtime.spawn(async move {
             if let Err(err) = pd.region_heartbeat(heartbeat).await {
@@ -325,9 +369,13 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
         let region = peer.region().clone();
         let region_id = region.id;
         peer.fail_all(|| crate::errors::region_not_found(region_id));
-        let mut modifies = vec![region_state_modify(&region, PeerState::Tombstone)];
-        modifies.push(Modify::Delete(CF_RAFT, keys::apply_state_key(region_id)));
-        if peer.raft.store().is_initialized() {
+        let mut modifies = vec![Modify::Delete(CF_RAFT, keys::apply_state_key(region_id))];
+        if !peer.merged {
+            // A merged region's tombstone (with its merge state) was written by the target,
+            // which owns the data now.
+            modifies.push(region_state_modify(&region, PeerState::Tombstone));
+        }
+        if peer.raft.store().is_initialized() && !peer.merged {
             let (start, end) = data_range(&region);
             for cf in DATA_CFS {
                 modifies.push(Modify::DeleteRange(cf, start.clone(), end.clone()));
@@ -412,48 +460,88 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
     }
 }
 
-/// The middle key of `region`'s data once it holds more than `split_size` bytes or
-/// `split_keys` keys; `None` while it is smaller. Transactional data splits between user keys
-/// (the write column family's keys without their timestamp); raw data between keys.
-pub fn find_split_key<S: Snapshot>(
+/// What a size check of a region found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionSize {
+    /// Bytes of keys and values in the write and default column families.
+    pub bytes: u64,
+    /// Keys: the write column family's for transactional data, else the default one's.
+    pub keys: u64,
+    /// The middle key (stored form) once the region holds more than the split size or keys.
+    pub split_key: Option<Vec<u8>>,
+}
+
+/// One column family's bytes and keys in a range, with the running size at each key when
+/// `marks` is asked for (to find a middle key).
+struct CfScan {
+    bytes: u64,
+    keys: u64,
+    marks: Vec<(u64, Vec<u8>)>,
+}
+
+fn scan_cf<S: Snapshot>(
+    snapshot: &S,
+    cf: &'static str,
+    (start, end): (&[u8], &[u8]),
+    marks: bool,
+) -> Result<CfScan> {
+    let mut out = CfScan {
+        bytes: 0,
+        keys: 0,
+        marks: Vec::new(),
+    };
+    let mut iter = snapshot.iterator_cf(cf, IterOptions::bounded(start, end))?;
+    let mut valid = iter.seek_to_first()?;
+    while valid {
+        out.bytes += (iter.key().len() + iter.value().len()) as u64;
+        out.keys += 1;
+        if marks {
+            out.marks
+                .push((out.bytes, iter.key().get(1..).unwrap_or_default().to_vec()));
+        }
+        valid = iter.next()?;
+    }
+    Ok(out)
+}
+
+/// Measures `region`'s data and, once it holds more than `split_size` bytes or `split_keys`
+/// keys, finds its middle key. Transactional data splits between user keys (the write column
+/// family's keys without their timestamp); raw data between keys.
+pub fn check_region<S: Snapshot>(
     snapshot: &S,
     region: &metapb::Region,
     split_size: u64,
     split_keys: u64,
-) -> Result<Option<Vec<u8>>> {
+) -> Result<RegionSize> {
     let (start, end) = data_range(region);
-    let mut best = None;
-    for cf in [CF_WRITE, CF_DEFAULT] {
-        let mut keys = Vec::new();
-        let mut size = 0u64;
-        let mut iter = snapshot.iterator_cf(cf, IterOptions::bounded(&start, &end))?;
-        let mut valid = iter.seek_to_first()?;
-        while valid {
-            size += (iter.key().len() + iter.value().len()) as u64;
-            keys.push((size, iter.key().get(1..).unwrap_or_default().to_vec()));
-            valid = iter.next()?;
-        }
-        if keys.is_empty() {
-            continue;
-        }
-        if size < split_size && (keys.len() as u64) < split_keys {
-            return Ok(None);
-        }
-        let half = size / 2;
-        let at = keys
+    let write = scan_cf(snapshot, CF_WRITE, (&start, &end), true)?;
+    let default = scan_cf(snapshot, CF_DEFAULT, (&start, &end), write.keys == 0)?;
+    let (basis, transactional) = if write.keys > 0 {
+        (&write, true)
+    } else {
+        (&default, false)
+    };
+    let mut split_key = None;
+    if !basis.marks.is_empty() && (basis.bytes >= split_size || basis.keys >= split_keys) {
+        let half = basis.bytes / 2;
+        let at = basis
+            .marks
             .partition_point(|(running, _)| *running < half)
-            .min(keys.len() - 1);
-        let mut key = keys[at].1.clone();
-        if cf == CF_WRITE && key.len() > 8 {
+            .min(basis.marks.len() - 1);
+        let mut key = basis.marks[at].1.clone();
+        if transactional && key.len() > 8 {
             key.truncate(key.len() - 8);
         }
-        best = Some(key);
-        break;
+        split_key = Some(key).filter(|key| {
+            key.as_slice() > region.start_key.as_slice()
+                && (region.end_key.is_empty() || key.as_slice() < region.end_key.as_slice())
+        });
     }
-    Ok(best.filter(|key| {
-        key.as_slice() > region.start_key.as_slice()
-            && (region.end_key.is_empty() || key.as_slice() < region.end_key.as_slice())
-    }))
+    Ok(RegionSize {
+        bytes: write.bytes + default.bytes,
+        keys: basis.keys,
+        split_key,
+    })
 }
 
 /// Writes the states of `region`, the first region of a new cluster, hosted here.

@@ -1,5 +1,5 @@
-//! Replication, failover, partitions, conf changes, snapshots and splits on an in-process
-//! cluster of real stores (RocksDB each) with a faulty network.
+//! Replication, failover, partitions, conf changes, snapshots, splits and merges on an
+//! in-process cluster of real stores (RocksDB each) with a faulty network.
 
 mod cluster;
 
@@ -448,4 +448,176 @@ fn requests_with_a_stale_epoch_or_unknown_region_get_region_errors() {
     follower_router.send_raft_message(bad_snapshot).unwrap();
     cluster.put(b"a", b"3", WITHIN).expect("still serving");
     assert!(cluster.wait_local(follower, b"a", Some(b"3"), WITHIN));
+}
+
+fn prepare_merge(
+    cluster: &Cluster,
+    source_key: &[u8],
+    target: metapb::Region,
+) -> Result<metapb::Region, String> {
+    cluster.admin(
+        source_key,
+        |admin| {
+            admin.prepare_merge = Some(basalt_proto::raft_cmdpb::PrepareMergeRequest {
+                target: Some(target.clone()),
+                ..Default::default()
+            })
+        },
+        AdminCmdType::PrepareMerge,
+        WITHIN,
+    )
+}
+
+/// Waits until no store hosts `region_id` any more.
+fn wait_gone(cluster: &Cluster, region_id: u64) {
+    let deadline = std::time::Instant::now() + WITHIN;
+    while !cluster.stores_of(region_id).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "region {region_id} still on stores {:?}; regions {:?}",
+            cluster.stores_of(region_id),
+            cluster.regions()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn adjacent_regions_merge_and_the_merged_region_serves_both_ranges_after_a_restart() {
+    let mut cluster = Cluster::new(3, 3, test_config());
+    cluster.put(b"a", b"left", WITHIN).expect("put");
+    cluster.split(b"m", 100, WITHIN).expect("split");
+    cluster.put(b"x", b"right", WITHIN).expect("put");
+    let left = cluster.region_of(b"a").unwrap();
+    let right = cluster.region_of(b"x").unwrap();
+    assert_eq!((left.id, right.id), (1, 100));
+    // The right region merges into the left one.
+    let prepared = prepare_merge(&cluster, b"x", left.clone()).expect("prepare merge");
+    let prepared_epoch = prepared.region_epoch.unwrap();
+    assert_eq!(
+        prepared_epoch.version,
+        right.region_epoch.unwrap().version + 1
+    );
+    wait_gone(&cluster, 100);
+    let merged = cluster.region_of(b"x").expect("merged region");
+    assert_eq!(merged.id, 1);
+    assert!(merged.start_key.is_empty() && merged.end_key.is_empty());
+    let version = merged.region_epoch.unwrap().version;
+    assert_eq!(
+        version,
+        prepared_epoch
+            .version
+            .max(left.region_epoch.unwrap().version)
+            + 1
+    );
+    for store in 1..=3 {
+        assert_eq!(cluster.local(store, b"x"), Some(b"right".to_vec()));
+        let state = cluster.region_state(store, 100).expect("source state");
+        assert_eq!(
+            state.state,
+            basalt_proto::raft_serverpb::PeerState::Tombstone as i32
+        );
+        assert_eq!(state.merge_state.and_then(|m| m.target).map(|t| t.id), Some(1));
+    }
+    // The merged region takes writes on the old right range, and PD heard of it.
+    cluster.put(b"y", b"after", WITHIN).expect("put after merge");
+    let deadline = std::time::Instant::now() + WITHIN;
+    while cluster
+        .pd
+        .heartbeats
+        .lock()
+        .get(&1)
+        .is_none_or(|hb| !hb.region.end_key.is_empty())
+    {
+        assert!(std::time::Instant::now() < deadline, "PD not told");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A stale request to the merged-away region gets a region error.
+    let leader = cluster.leader_of(b"x").unwrap();
+    let result = cluster.runtime.block_on(cluster.nodes[&leader].storage.raw_get(
+        &cluster.ctx(&right, leader),
+        "",
+        b"x".to_vec(),
+    ));
+    assert!(matches!(result, Err(Error::Region(_))), "{result:?}");
+    // After a restart the store has the merged region, not the source.
+    cluster.stop(3);
+    cluster.start(3);
+    assert!(cluster.stores_of(100).is_empty());
+    assert!(cluster.wait_local(3, b"y", Some(b"after"), WITHIN));
+    // A replica read there (NotLeader until the restarted peer hears its leader).
+    let deadline = std::time::Instant::now() + WITHIN;
+    let read = loop {
+        match cluster.get(3, b"x", true) {
+            Ok(value) => break value,
+            Err(err) if std::time::Instant::now() > deadline => panic!("replica read: {err}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    assert_eq!(read, Some(b"right".to_vec()));
+}
+
+#[test]
+fn a_lagging_source_peer_catches_up_from_the_entries_the_merge_carries() {
+    let cluster = Cluster::new(3, 3, test_config());
+    cluster.split(b"m", 100, WITHIN).expect("split");
+    // The target (right) is led from store 1; store 3 stops hearing from the source (left).
+    assert!(cluster.transfer_leader(b"x", 1, WITHIN));
+    cluster.put(b"a", b"0", WITHIN).expect("put");
+    assert!(cluster.wait_local(3, b"a", Some(b"0"), WITHIN));
+    cluster.add_filter(Filter::DropRegion {
+        region_id: 1,
+        to_store: 3,
+    });
+    for i in 0..20 {
+        cluster.put(&key(i), b"v", WITHIN).expect("put");
+    }
+    assert_eq!(cluster.local(3, &key(19)), None, "store 3 should lag");
+    let right = cluster.region_of(b"x").unwrap();
+    prepare_merge(&cluster, b"a", right).expect("prepare merge");
+    wait_gone(&cluster, 1);
+    // Store 3 never heard the source's leader, yet has every write: the CommitMerge carried
+    // them.
+    for i in 0..20 {
+        assert_eq!(cluster.local(3, &key(i)), Some(b"v".to_vec()), "key {i}");
+    }
+    let merged = cluster.region_of(b"a").unwrap();
+    assert_eq!(merged.id, 100);
+    assert!(merged.start_key.is_empty() && merged.end_key.is_empty());
+    cluster.put(b"b", b"after", WITHIN).expect("put after merge");
+    assert!(cluster.wait_local(3, b"b", Some(b"after"), WITHIN));
+}
+
+#[test]
+fn a_merge_rolls_back_when_the_target_changed_first() {
+    let cluster = Cluster::new(3, 3, test_config());
+    cluster.split(b"m", 100, WITHIN).expect("split");
+    let stale_target = cluster.region_of(b"x").unwrap();
+    // The target splits before the merge is prepared: the source is told an older target.
+    cluster.split(b"t", 200, WITHIN).expect("split the target");
+    let source = cluster.region_of(b"a").unwrap();
+    let prepared = prepare_merge(&cluster, b"a", stale_target).expect("prepare merge");
+    // The source rolls back on its own and serves again, two versions newer.
+    let deadline = std::time::Instant::now() + WITHIN;
+    loop {
+        if cluster.put(b"a", b"again", Duration::from_millis(200)).is_ok() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never rolled back");
+    }
+    let after = cluster.region_of(b"a").unwrap();
+    assert_eq!(after.id, source.id);
+    assert_eq!(
+        after.region_epoch.unwrap().version,
+        prepared.region_epoch.unwrap().version + 1
+    );
+    assert_eq!(cluster.regions().len(), 3);
+    for store in 1..=3 {
+        assert!(cluster.wait_local(store, b"a", Some(b"again"), WITHIN));
+        let state = cluster.region_state(store, source.id).expect("state");
+        assert_eq!(
+            state.state,
+            basalt_proto::raft_serverpb::PeerState::Normal as i32
+        );
+    }
 }

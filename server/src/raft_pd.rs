@@ -7,7 +7,7 @@ use std::time::Duration;
 use basalt_proto::metapb;
 use basalt_proto::pdpb::{self, pd_client::PdClient as PdGrpc};
 use basalt_proto::raft_cmdpb::{
-    AdminCmdType, AdminRequest, ChangePeerV2Request, RaftCmdRequest, RaftRequestHeader,
+    AdminCmdType, AdminRequest, ChangePeerV2Request, PrepareMergeRequest, RaftCmdRequest, RaftRequestHeader,
 };
 use basalt_raftstore::msg::PeerMsg;
 use basalt_raftstore::pd::{BoxFuture, PdClient, RegionHeartbeat};
@@ -124,9 +124,16 @@ fn dispatch(router: &basalt_raftstore::RaftRouter, answer: pdpb::RegionHeartbeat
     } else if let Some(change) = answer.change_peer {
         admin.cmd_type = AdminCmdType::ChangePeer as i32;
         admin.change_peer = Some(change_request(change));
+    } else if let Some(target) = answer.merge.and_then(|merge| merge.target) {
+        // The leader fills in `min_index` when it proposes.
+        admin.cmd_type = AdminCmdType::PrepareMerge as i32;
+        admin.prepare_merge = Some(PrepareMergeRequest {
+            target: Some(target),
+            ..Default::default()
+        });
     } else {
-        // Splits asked by PD and merges are not carried out by this store yet; an empty
-        // ChangePeerV2 (leave joint) is done by raft on its own.
+        // Splits asked by PD are not carried out by this store yet; an empty ChangePeerV2
+        // (leave joint) is done by raft on its own.
         return;
     }
     let cmd = RaftCmdRequest {

@@ -33,6 +33,13 @@ pub enum Filter {
     DropType(eraftpb::MessageType),
     /// Every nth message is dropped.
     DropEvery(u64),
+    /// Messages of one region to one store are dropped.
+    DropRegion {
+        /// The region.
+        region_id: u64,
+        /// The store that does not hear from it.
+        to_store: u64,
+    },
 }
 
 struct Delayed {
@@ -149,6 +156,14 @@ impl Network {
                 }
                 Filter::DropEvery(n) => {
                     if self.random() % n.max(&1) == 0 {
+                        return;
+                    }
+                }
+                Filter::DropRegion {
+                    region_id,
+                    to_store,
+                } => {
+                    if msg.region_id == *region_id && to == *to_store {
                         return;
                     }
                 }
@@ -567,6 +582,75 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(50));
         }
         Err(last)
+    }
+
+    /// Asks the peer of `region_id` on `from_store` to hand leadership to the one on
+    /// `to_store`, and waits until the store leading `key`'s region is `to_store`.
+    pub fn transfer_leader(&self, key: &[u8], to_store: u64, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let (Some(region), Some(leader)) = (self.region_of(key), self.leader_of(key)) else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            if leader == to_store {
+                return true;
+            }
+            if let Some(to) = region.peers.iter().find(|p| p.store_id == to_store) {
+                let _ = self.nodes[&leader]
+                    .store
+                    .router()
+                    .send(region.id, basalt_raftstore::msg::PeerMsg::TransferLeader(*to));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// Splits `key`'s region at `key` into a new region `new_region_id` whose peer on store
+    /// `s` has id `new_region_id + s`.
+    pub fn split(&self, key: &[u8], new_region_id: u64, within: Duration) -> Result<(), String> {
+        let region = self.region_of(key).ok_or("no region")?;
+        let peer_ids: Vec<u64> = region
+            .peers
+            .iter()
+            .map(|peer| new_region_id + peer.store_id)
+            .collect();
+        self.admin(
+            key,
+            |admin| {
+                admin.splits = Some(basalt_proto::raft_cmdpb::BatchSplitRequest {
+                    requests: vec![basalt_proto::raft_cmdpb::SplitRequest {
+                        split_key: key.to_vec(),
+                        new_region_id,
+                        new_peer_ids: peer_ids.clone(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+            },
+            basalt_proto::raft_cmdpb::AdminCmdType::BatchSplit,
+            within,
+        )
+        .map(|_| ())
+    }
+
+    /// The region state store `store_id` recorded for `region_id`.
+    pub fn region_state(
+        &self,
+        store_id: u64,
+        region_id: u64,
+    ) -> Option<basalt_proto::raft_serverpb::RegionLocalState> {
+        use prost::Message as _;
+        let bytes = self.nodes[&store_id]
+            .kv
+            .get_cf(
+                basalt_storage::engine::CF_RAFT,
+                &basalt_raftstore::keys::region_state_key(region_id),
+            )
+            .ok()
+            .flatten()?;
+        basalt_proto::raft_serverpb::RegionLocalState::decode(bytes.as_slice()).ok()
     }
 
     /// Which stores host a peer of `region_id`.
