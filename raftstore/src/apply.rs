@@ -244,6 +244,13 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         }
         let modifies = command_modifies(&cmd, self.region())?;
         self.written_since_check += modifies.iter().map(Modify::size).sum::<usize>() as u64;
+        if modifies
+            .iter()
+            .any(|modify| matches!(modify, Modify::DeleteRange(..)))
+        {
+            // The region may have shrunk a lot: measure it again (PD may merge it).
+            self.approximate = None;
+        }
         pending.extend(modifies);
         Ok(CmdOutcome {
             region: self.region().clone(),

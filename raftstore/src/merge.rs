@@ -57,8 +57,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
     /// Whether the region is merging (or this leader proposed a PrepareMerge not yet applied):
     /// it takes nothing but a RollbackMerge.
     pub fn is_merging(&self) -> bool {
-        self.pending_merge.is_some()
-            || self.prepare_merge_fence > self.raft.store().applied_index()
+        self.pending_merge.is_some() || self.prepare_merge_fence > self.raft.store().applied_index()
     }
 
     /// Checks that this leader's region may start merging into the request's target and fills
@@ -432,7 +431,10 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             admin.rollback_merge = Some(RollbackMergeRequest { commit });
         }
         let region_id = self.region_id();
-        tracing::info!(region_id, "the merge target changed: rolling the merge back");
+        tracing::info!(
+            region_id,
+            "the merge target changed: rolling the merge back"
+        );
         self.propose(
             ctx,
             cmd,
@@ -447,8 +449,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
     /// A merge target waits for this source peer: if its log lacks entries up to the
     /// PrepareMerge, take them from the CommitMerge (they are committed) and let apply reach it.
     pub(crate) fn on_catch_up_logs(&mut self, request: CommitMergeRequest) {
-        if self.pending_merge.is_some() || !self.raft.store().is_initialized() || self.is_leader()
-        {
+        if self.pending_merge.is_some() || !self.raft.store().is_initialized() || self.is_leader() {
             return;
         }
         let region_id = self.region_id();

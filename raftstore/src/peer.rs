@@ -11,16 +11,14 @@ use basalt_proto::raft_serverpb::{MergeState, PeerState, RaftMessage, RegionLoca
 use basalt_storage::engine::KvEngine;
 use basalt_storage::Result;
 use prost::Message as _;
-use raft::eraftpb::{
-    ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, Entry,
-};
+use raft::eraftpb::{ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, Entry};
 use raft::{RawNode, SnapshotStatus, StateRole};
 
 use crate::convert;
 use crate::errors;
+use crate::keys;
 use crate::log_store::RaftLogStore;
 use crate::msg::{Callback, CmdOutcome, PeerMsg, PendingRead, Proposal, ReadRequest};
-use crate::keys;
 use crate::peer_storage::{read_record, Engines, PeerStorage};
 use crate::store::StoreContext;
 use crate::transport::Transport;

@@ -48,6 +48,8 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
                     ctx.update_region(&region);
                     tracing::info!(
                         region_id = region.id,
+                        peer_id = self.meta.id,
+                        store_id = self.meta.store_id,
                         index = ready.snapshot().get_metadata().index,
                         "snapshot applied"
                     );

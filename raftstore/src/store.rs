@@ -245,8 +245,7 @@ impl<K: KvEngine, L: RaftLogStore, T: Transport> StoreContext<K, L, T> {
         let written = peer.written_since_check;
         let due = peer.approximate.is_none()
             || written >= self.config.region_split_size / 8
-            || (written > 0
-                && peer.ticks - peer.size_checked_at >= self.config.size_check_ticks);
+            || (written > 0 && peer.ticks - peer.size_checked_at >= self.config.size_check_ticks);
         if peer.splitting || !due || peer.is_merging() {
             return;
         }

@@ -517,28 +517,36 @@ fn adjacent_regions_merge_and_the_merged_region_serves_both_ranges_after_a_resta
             state.state,
             basalt_proto::raft_serverpb::PeerState::Tombstone as i32
         );
-        assert_eq!(state.merge_state.and_then(|m| m.target).map(|t| t.id), Some(1));
+        assert_eq!(
+            state.merge_state.and_then(|m| m.target).map(|t| t.id),
+            Some(1)
+        );
     }
-    // The merged region takes writes on the old right range, and PD heard of it.
-    cluster.put(b"y", b"after", WITHIN).expect("put after merge");
+    // The merged region takes writes on the old right range, and PD heard of it, measured
+    // again: three keys ("a", "x", "y").
+    cluster
+        .put(b"y", b"after", WITHIN)
+        .expect("put after merge");
     let deadline = std::time::Instant::now() + WITHIN;
-    while cluster
-        .pd
-        .heartbeats
-        .lock()
-        .get(&1)
-        .is_none_or(|hb| !hb.region.end_key.is_empty())
-    {
-        assert!(std::time::Instant::now() < deadline, "PD not told");
+    while cluster.pd.heartbeats.lock().get(&1).is_none_or(|hb| {
+        !hb.region.end_key.is_empty() || hb.approximate_keys != 3 || hb.approximate_size == 0
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "PD not told: {:?}",
+            cluster.pd.heartbeats.lock().get(&1)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // A stale request to the merged-away region gets a region error.
     let leader = cluster.leader_of(b"x").unwrap();
-    let result = cluster.runtime.block_on(cluster.nodes[&leader].storage.raw_get(
-        &cluster.ctx(&right, leader),
-        "",
-        b"x".to_vec(),
-    ));
+    let result = cluster
+        .runtime
+        .block_on(cluster.nodes[&leader].storage.raw_get(
+            &cluster.ctx(&right, leader),
+            "",
+            b"x".to_vec(),
+        ));
     assert!(matches!(result, Err(Error::Region(_))), "{result:?}");
     // After a restart the store has the merged region, not the source.
     cluster.stop(3);
@@ -584,7 +592,9 @@ fn a_lagging_source_peer_catches_up_from_the_entries_the_merge_carries() {
     let merged = cluster.region_of(b"a").unwrap();
     assert_eq!(merged.id, 100);
     assert!(merged.start_key.is_empty() && merged.end_key.is_empty());
-    cluster.put(b"b", b"after", WITHIN).expect("put after merge");
+    cluster
+        .put(b"b", b"after", WITHIN)
+        .expect("put after merge");
     assert!(cluster.wait_local(3, b"b", Some(b"after"), WITHIN));
 }
 
@@ -600,7 +610,10 @@ fn a_merge_rolls_back_when_the_target_changed_first() {
     // The source rolls back on its own and serves again, two versions newer.
     let deadline = std::time::Instant::now() + WITHIN;
     loop {
-        if cluster.put(b"a", b"again", Duration::from_millis(200)).is_ok() {
+        if cluster
+            .put(b"a", b"again", Duration::from_millis(200))
+            .is_ok()
+        {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "never rolled back");

@@ -7,7 +7,8 @@ use std::time::Duration;
 use basalt_proto::metapb;
 use basalt_proto::pdpb::{self, pd_client::PdClient as PdGrpc};
 use basalt_proto::raft_cmdpb::{
-    AdminCmdType, AdminRequest, ChangePeerV2Request, PrepareMergeRequest, RaftCmdRequest, RaftRequestHeader,
+    AdminCmdType, AdminRequest, ChangePeerV2Request, PrepareMergeRequest, RaftCmdRequest,
+    RaftRequestHeader,
 };
 use basalt_raftstore::msg::PeerMsg;
 use basalt_raftstore::pd::{BoxFuture, PdClient, RegionHeartbeat};

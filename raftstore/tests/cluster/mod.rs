@@ -597,10 +597,10 @@ impl Cluster {
                 return true;
             }
             if let Some(to) = region.peers.iter().find(|p| p.store_id == to_store) {
-                let _ = self.nodes[&leader]
-                    .store
-                    .router()
-                    .send(region.id, basalt_raftstore::msg::PeerMsg::TransferLeader(*to));
+                let _ = self.nodes[&leader].store.router().send(
+                    region.id,
+                    basalt_raftstore::msg::PeerMsg::TransferLeader(*to),
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
