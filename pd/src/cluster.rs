@@ -12,7 +12,7 @@ use prost::Message;
 
 use crate::error::{Error, Result};
 use crate::meta::{self, Changes, IdAllocator, MetaStore};
-use crate::region::{RegionInfo, RegionStats, RegionTree};
+use crate::region::{covers, RegionInfo, RegionStats, RegionTree};
 use crate::safe_point::{ServiceSafePoint, ServiceSafePoints};
 use crate::schedule::{
     store_loads, Operator, ScheduleCommand, ScheduleConfig, Scheduler, StoreStatus,
@@ -383,8 +383,9 @@ impl Cluster {
                 keys_written: heartbeat.keys_written,
                 keys_read: heartbeat.keys_read,
             },
+            last_heartbeat: Some(now),
         };
-        self.put_region_info(info.clone())?;
+        self.put_region_info(info.clone(), now)?;
         let (ids, meta) = (&mut self.ids, &self.meta);
         self.scheduler.on_region_heartbeat(
             &self.stores,
@@ -465,17 +466,21 @@ impl Cluster {
         leader: Option<metapb::Peer>,
     ) -> Result<()> {
         self.ensure_bootstrapped()?;
-        self.put_region_info(RegionInfo {
+        let info = RegionInfo {
             region,
             leader,
             ..Default::default()
-        })
+        };
+        self.put_region_info(info, Instant::now())
     }
 
-    /// Records a region. Reports older than what PD has (a smaller epoch than the same region,
-    /// or a smaller version than a region it overlaps) are refused as stale. Regions the new
-    /// one covers are dropped (they were merged or split away).
-    fn put_region_info(&mut self, mut info: RegionInfo) -> Result<()> {
+    /// Records a region at `now`. Reports older than what PD has (a smaller epoch than the same
+    /// region, or a smaller version than a region it overlaps) are refused as stale. Regions the
+    /// new one covers are dropped (they were merged or split away). A region PD did not know,
+    /// or a known one with a newer version and a range that no longer covers its old one, comes
+    /// from a split: the scheduler is told, whether the split report or a heartbeat says so
+    /// first.
+    fn put_region_info(&mut self, mut info: RegionInfo, now: Instant) -> Result<()> {
         if info.region.id == 0 {
             return Err(Error::InvalidArgument("region id 0".into()));
         }
@@ -497,6 +502,7 @@ impl Cluster {
                 info.down_peers = known.down_peers.clone();
                 info.pending_peers = known.pending_peers.clone();
                 info.stats = known.stats;
+                info.last_heartbeat = known.last_heartbeat;
             }
         }
         let overlaps: Vec<u64> = self
@@ -521,6 +527,12 @@ impl Cluster {
         let changed = known
             .as_ref()
             .is_none_or(|known| known.region != info.region);
+        let split = known
+            .as_ref()
+            .is_none_or(|known| version > known.epoch().0 && !covers(&info.region, &known.region));
+        if split {
+            self.scheduler.region_split(info.region.id, now);
+        }
         if changed || !overlaps.is_empty() {
             let mut changes = Changes::default();
             changes.put(

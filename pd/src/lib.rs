@@ -7,11 +7,12 @@
 //! RocksDB (never the store's). `PdServer` opens it and serves it over gRPC; an embedding
 //! server reaches the same `Cluster` in process through `PdServer::cluster`.
 //!
-//! Scheduling (`schedule`): PD keeps every region at `max_replicas` voters on live stores and
-//! balances leaders and region peers across stores. It does so with operators, one per region,
-//! whose steps travel in `RegionHeartbeatResponse`s on the region heartbeat stream of the
-//! store leading the region: a step is repeated in the answer to every heartbeat of the leader
-//! until a heartbeat shows it done. The shapes (all with `region_id`, `region_epoch` as last
+//! Scheduling (`schedule`): PD keeps every region at `max_replicas` voters on live stores,
+//! merges small regions into their neighbours, and balances leaders and region peers across
+//! stores. It does so with operators, one per region, whose steps travel in
+//! `RegionHeartbeatResponse`s on the region heartbeat stream of the store leading the region: a
+//! step is repeated in the answer to every heartbeat of the leader until a heartbeat shows it
+//! done. The shapes (all with `region_id`, `region_epoch` as last
 //! reported and `target_peer` = the leader):
 //! - add a learner: `change_peer {peer (role Learner), change_type AddLearnerNode}`
 //! - promote a learner: `change_peer {peer (role Voter), change_type AddNode}`
@@ -20,6 +21,9 @@
 //! - swap a learner and a voter: `change_peer_v2 {changes: [AddNode target (Voter),
 //!   AddLearnerNode source (Learner)]}`; an empty `change_peer_v2` asks a region in the joint
 //!   state to leave it.
+//! - merge into an adjacent region with peers on the same stores: `merge {target}` (the target
+//!   region as PD knew it), sent to the source region's leader; the target's operator sends
+//!   nothing.
 //!
 //! ```no_run
 //! # async fn example() -> basalt_pd::Result<()> {
@@ -53,9 +57,9 @@
 //! # }
 //! ```
 //!
-//! Not here yet: multiple PD members, placement rules and labels, split and merge scheduling,
-//! hot-region scheduling, keyspaces other than the default one, and the `pdpb` RPCs Basalt does
-//! not declare (gRPC answers those with `Unimplemented`).
+//! Not here yet: multiple PD members, placement rules and labels, split scheduling (stores split
+//! regions on their own), hot-region scheduling, keyspaces other than the default one, and the
+//! `pdpb` RPCs Basalt does not declare (gRPC answers those with `Unimplemented`).
 #![deny(missing_docs)]
 
 mod cluster;
@@ -101,7 +105,7 @@ pub struct PdConfig {
     pub name: String,
     /// The URL clients reach this PD at (`http://host:port`).
     pub advertise_url: String,
-    /// Replica count, store down time, scheduling interval and limits.
+    /// Replica count, store down time, scheduling interval and limits, merge thresholds.
     pub schedule: ScheduleConfig,
 }
 

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
+use std::time::Instant;
 
 use basalt_proto::{metapb, pdpb};
 
@@ -22,6 +23,9 @@ pub struct RegionInfo {
     pub pending_peers: Vec<metapb::Peer>,
     /// The leader's latest statistics.
     pub stats: RegionStats,
+    /// When its leader last heartbeated (the statistics are from then); `None` for a region PD
+    /// only knows from a split report, an in-process update or its own storage.
+    pub last_heartbeat: Option<Instant>,
 }
 
 /// Statistics from a region heartbeat.
@@ -57,6 +61,13 @@ impl RegionInfo {
         let epoch = self.region.region_epoch.unwrap_or_default();
         (epoch.version, epoch.conf_ver)
     }
+}
+
+/// Whether `outer`'s key range contains all of `inner`'s.
+pub fn covers(outer: &metapb::Region, inner: &metapb::Region) -> bool {
+    let ends_after =
+        outer.end_key.is_empty() || (!inner.end_key.is_empty() && outer.end_key >= inner.end_key);
+    outer.start_key <= inner.start_key && ends_after
 }
 
 /// A region end key, ordered so that the empty key (no end) sorts last.
@@ -126,13 +137,26 @@ impl RegionTree {
     /// The region ending where the region containing `key` starts.
     pub fn prev(&self, key: &[u8]) -> Option<&RegionInfo> {
         let current = self.by_key(key)?;
-        if current.region.start_key.is_empty() {
-            return None;
-        }
-        let id = self
-            .by_end_key
-            .get(&EndKey::Key(current.region.start_key.clone()))?;
-        self.regions.get(id)
+        self.adjacent(&current.region).0
+    }
+
+    /// The regions right before and right after `region`: the one ending where it starts and
+    /// the one starting where it ends.
+    pub fn adjacent(&self, region: &metapb::Region) -> (Option<&RegionInfo>, Option<&RegionInfo>) {
+        let prev = if region.start_key.is_empty() {
+            None
+        } else {
+            self.by_end_key
+                .get(&EndKey::Key(region.start_key.clone()))
+                .and_then(|id| self.regions.get(id))
+        };
+        let next = if region.end_key.is_empty() {
+            None
+        } else {
+            self.by_key(&region.end_key)
+                .filter(|info| info.region.start_key == region.end_key)
+        };
+        (prev, next)
     }
 
     /// Regions overlapping `[start, end)` (empty `end`: unbounded) in key order, at most
@@ -234,6 +258,14 @@ mod tests {
         assert_eq!(tree.by_key(b"m").map(|r| r.region.id), Some(3));
         assert_eq!(tree.prev(b"n").map(|r| r.region.id), Some(2));
         assert_eq!(tree.prev(b"a").map(|r| r.region.id), None);
+        let middle = tree.get(2).unwrap().region.clone();
+        let (prev, next) = tree.adjacent(&middle);
+        assert_eq!(
+            (prev.map(|r| r.region.id), next.map(|r| r.region.id)),
+            (Some(1), Some(3))
+        );
+        let (prev, next) = tree.adjacent(&tree.get(1).unwrap().region);
+        assert_eq!((prev.is_none(), next.map(|r| r.region.id)), (true, Some(2)));
         assert_eq!(ids(&tree.scan(b"", b"", 0)), vec![1, 2, 3]);
         assert_eq!(ids(&tree.scan(b"d", b"", 0)), vec![2, 3]);
         assert_eq!(ids(&tree.scan(b"", b"c", 0)), vec![1]);
@@ -246,6 +278,9 @@ mod tests {
         assert_eq!(ids(&tree.scan(b"", b"", 0)), vec![1, 3]);
         assert_eq!(tree.by_key(b"d").map(|r| r.region.id), Some(3));
         assert!(tree.get(2).is_none());
+        assert!(covers(&tree.get(3).unwrap().region, &middle));
+        assert!(!covers(&middle, &tree.get(3).unwrap().region));
+        assert!(!covers(&tree.get(1).unwrap().region, &middle));
     }
 
     #[test]

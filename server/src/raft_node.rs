@@ -171,6 +171,7 @@ async fn split_keyspace_edges(
                         PeerMsg::Split {
                             region_epoch: region.region_epoch.unwrap_or_default(),
                             splits,
+                            approximate: None,
                         },
                     );
                 }

@@ -15,9 +15,9 @@ use super::{AllocId, Operator, OperatorKind, Placement, Step, StoreLoad, StoreSt
 use crate::error::Result;
 use crate::region::RegionInfo;
 
-/// Whether a region may be touched by a balancer: no operator, a known leader, every peer
-/// caught up and alive, not in a joint state.
-fn schedulable(placement: &Placement<'_>, info: &RegionInfo) -> bool {
+/// Whether a region may be touched by a balancer (or the merge checker): no operator, a known
+/// leader, every peer caught up and alive, not in a joint state.
+pub(super) fn schedulable(placement: &Placement<'_>, info: &RegionInfo) -> bool {
     !placement.has_operator(info.region.id)
         && info.leader.is_some()
         && info.pending_peers.is_empty()
@@ -27,7 +27,7 @@ fn schedulable(placement: &Placement<'_>, info: &RegionInfo) -> bool {
 
 /// Whether a region has exactly `max_replicas` voters, no learners, and all its peers on Up
 /// stores.
-fn fully_replicated(placement: &Placement<'_>, info: &RegionInfo) -> bool {
+pub(super) fn fully_replicated(placement: &Placement<'_>, info: &RegionInfo) -> bool {
     let peers = &info.region.peers;
     peers.len() == placement.config.max_replicas
         && peers
@@ -54,7 +54,7 @@ fn by_load(placement: &Placement<'_>, key: impl Fn(&StoreLoad) -> i64) -> (Ranki
     (sources, targets)
 }
 
-fn peer_on(region: &metapb::Region, store_id: u64) -> Option<&metapb::Peer> {
+pub(super) fn peer_on(region: &metapb::Region, store_id: u64) -> Option<&metapb::Peer> {
     region.peers.iter().find(|peer| peer.store_id == store_id)
 }
 
@@ -137,42 +137,12 @@ pub(crate) fn balance_region(
             let Some(info) = candidate else {
                 continue;
             };
-            let (Some(demote), Some(leader)) = (peer_on(&info.region, *source), info.leader) else {
+            let Some(demote) = peer_on(&info.region, *source) else {
                 continue;
             };
-            let mut steps = Vec::new();
-            if leader.store_id == *source {
-                let Some(to) = info
-                    .region
-                    .peers
-                    .iter()
-                    .filter(|peer| is_voter(peer) && peer.store_id != *source)
-                    .min_by_key(|peer| (placement.load(peer.store_id).leaders, peer.store_id))
-                else {
-                    continue;
-                };
-                steps.push(Step::TransferLeader {
-                    from_store_id: *source,
-                    to: *to,
-                });
-            }
-            let promote = metapb::Peer {
-                id: alloc_id()?,
-                store_id: *target,
-                role: PeerRole::Learner as i32,
-                ..Default::default()
+            let Some(steps) = move_peer(placement, info, *demote, *target, alloc_id)? else {
+                continue;
             };
-            steps.push(Step::AddLearner { peer: promote });
-            steps.push(Step::JointMove {
-                promote,
-                demote: *demote,
-            });
-            steps.push(Step::RemovePeer {
-                peer: metapb::Peer {
-                    role: PeerRole::Learner as i32,
-                    ..*demote
-                },
-            });
             return Ok(Some(Operator::new(
                 &info.region,
                 OperatorKind::Region,
@@ -183,4 +153,51 @@ pub(crate) fn balance_region(
         }
     }
     Ok(None)
+}
+
+/// The steps moving voter `demote` of `info`'s region to a new peer on store `target`: when
+/// `demote` leads, a leader transfer to the voter on the store with the fewest leaders first;
+/// then a learner on `target`, a joint swap of the two peers' roles, and the removal of the
+/// demoted peer. `None` when the region has no known leader or no other voter to lead it.
+pub(super) fn move_peer(
+    placement: &Placement<'_>,
+    info: &RegionInfo,
+    demote: metapb::Peer,
+    target: u64,
+    alloc_id: &mut AllocId<'_>,
+) -> Result<Option<Vec<Step>>> {
+    let Some(leader) = info.leader else {
+        return Ok(None);
+    };
+    let mut steps = Vec::new();
+    if leader.store_id == demote.store_id {
+        let Some(to) = info
+            .region
+            .peers
+            .iter()
+            .filter(|peer| is_voter(peer) && peer.store_id != demote.store_id)
+            .min_by_key(|peer| (placement.load(peer.store_id).leaders, peer.store_id))
+        else {
+            return Ok(None);
+        };
+        steps.push(Step::TransferLeader {
+            from_store_id: demote.store_id,
+            to: *to,
+        });
+    }
+    let promote = metapb::Peer {
+        id: alloc_id()?,
+        store_id: target,
+        role: PeerRole::Learner as i32,
+        ..Default::default()
+    };
+    steps.push(Step::AddLearner { peer: promote });
+    steps.push(Step::JointMove { promote, demote });
+    steps.push(Step::RemovePeer {
+        peer: metapb::Peer {
+            role: PeerRole::Learner as i32,
+            ..demote
+        },
+    });
+    Ok(Some(steps))
 }

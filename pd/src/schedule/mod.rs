@@ -1,15 +1,19 @@
-//! PD's scheduling: store liveness, operators, the replica checker and the leader and region
-//! balancers. Pure state, no I/O: `Scheduler` reads the stores and regions `Cluster` holds and
-//! hands back the region heartbeat responses to send (`ScheduleCommand`); the service delivers
-//! them on the heartbeat stream of the store leading the region.
+//! PD's scheduling: store liveness, operators, the replica checker, the merge checker and the
+//! leader and region balancers. Pure state, no I/O: `Scheduler` reads the stores and regions
+//! `Cluster` holds and hands back the region heartbeat responses to send (`ScheduleCommand`);
+//! the service delivers them on the heartbeat stream of the store leading the region.
 //!
 //! Two entry points drive it: `Scheduler::on_region_heartbeat` (progress of the region's
 //! operator, or the replica checker when it has none) and `Scheduler::tick` (every
-//! `schedule_interval`: timeouts, a replica patrol over all regions, the balancers).
+//! `schedule_interval`: finished, vanished and timed-out operators, a replica patrol over all
+//! regions, then, up to `max_operators` running at once, a merge patrol (a merge runs two
+//! operators, one on each region) and the balancers). `Cluster` tells it of splits
+//! (`Scheduler::region_split`), which keep regions out of merges for `split_merge_interval`.
 //! Time is a parameter (`now`) so tests run on a synthetic clock.
 
 mod balance;
 mod checker;
+mod merge;
 mod operator;
 #[cfg(test)]
 mod tests;
@@ -40,7 +44,21 @@ pub struct ScheduleConfig {
     pub max_operators: usize,
     /// An operator running longer is dropped (default 10 minutes).
     pub operator_timeout: Duration,
+    /// Regions of at most this many bytes (approximate size) merge into a neighbour (default
+    /// 20 MiB); 0 turns merging off.
+    pub max_merge_region_size: u64,
+    /// A region must also have at most this many keys to merge (default 200,000).
+    pub max_merge_region_keys: u64,
+    /// A merge must not make a region larger than this many bytes (default 96 MiB, TiKV's
+    /// region split size).
+    pub max_merged_region_size: u64,
+    /// Regions that split, or came from a split, this recently are not merged; nor is anything
+    /// this soon after PD starts (default 1 hour).
+    pub split_merge_interval: Duration,
 }
+
+/// Bytes in a MiB.
+const MIB: u64 = 1024 * 1024;
 
 impl Default for ScheduleConfig {
     fn default() -> Self {
@@ -50,6 +68,10 @@ impl Default for ScheduleConfig {
             schedule_interval: Duration::from_secs(1),
             max_operators: 4,
             operator_timeout: Duration::from_secs(10 * 60),
+            max_merge_region_size: 20 * MIB,
+            max_merge_region_keys: 200_000,
+            max_merged_region_size: 96 * MIB,
+            split_merge_interval: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -175,13 +197,14 @@ pub fn store_loads(regions: &RegionTree) -> HashMap<u64, StoreLoad> {
 /// Allocates one new id (a peer id).
 pub type AllocId<'a> = dyn FnMut() -> Result<u64> + 'a;
 
-/// What the checker and the balancers see during one pass: store states, store loads
+/// What the checkers and the balancers see during one pass: store states, store loads
 /// including what running operators will change (counted on first use, once per pass),
-/// regions, running operators and the ones planned so far in the pass.
+/// regions, when they last split, running operators and the ones planned so far in the pass.
 pub(crate) struct Placement<'a> {
     config: &'a ScheduleConfig,
     states: BTreeMap<u64, StoreState>,
     regions: &'a RegionTree,
+    splits: &'a HashMap<u64, Instant>,
     operators: &'a BTreeMap<u64, Operator>,
     planned: Vec<Operator>,
     planned_regions: HashSet<u64>,
@@ -214,9 +237,17 @@ impl<'a> Placement<'a> {
         }
     }
 
-    /// How many operators this pass planned.
-    fn planned_count(&self) -> usize {
-        self.planned.len()
+    /// How many more operators may start before `max_operators` run at once.
+    fn room(&self) -> usize {
+        let running = self.operators.len() + self.planned.len();
+        self.config.max_operators.saturating_sub(running)
+    }
+
+    /// Whether the region split, or came from a split, less than `split_merge_interval` ago.
+    fn split_recently(&self, region_id: u64, now: Instant) -> bool {
+        self.splits
+            .get(&region_id)
+            .is_some_and(|at| now.saturating_duration_since(*at) < self.config.split_merge_interval)
     }
 
     /// Records an operator made in this pass, so later decisions see its influence.
@@ -296,6 +327,7 @@ pub struct Scheduler {
     last_seen: HashMap<u64, Instant>,
     operators: BTreeMap<u64, Operator>,
     finished: HashMap<u64, (Operator, pdpb::OperatorStatus)>,
+    splits: HashMap<u64, Instant>,
 }
 
 impl Scheduler {
@@ -308,6 +340,7 @@ impl Scheduler {
             last_seen: HashMap::new(),
             operators: BTreeMap::new(),
             finished: HashMap::new(),
+            splits: HashMap::new(),
         }
     }
 
@@ -327,6 +360,12 @@ impl Scheduler {
             .get(&store_id)
             .copied()
             .unwrap_or(self.started)
+    }
+
+    /// Records that a region split, or was made by a split, at `now`: the merge checker leaves
+    /// it alone for `split_merge_interval`.
+    pub fn region_split(&mut self, region_id: u64, now: Instant) {
+        self.splits.insert(region_id, now);
     }
 
     /// The placement state of `store` at `now`.
@@ -360,14 +399,41 @@ impl Scheduler {
         true
     }
 
+    /// Stops the region's operator, and with it the other half of a merge it is part of (with
+    /// the same status).
     fn stop(&mut self, region_id: u64, status: pdpb::OperatorStatus, why: &str) {
-        if let Some(operator) = self.operators.remove(&region_id) {
-            if status == pdpb::OperatorStatus::Success {
-                tracing::info!(region_id, %operator, "operator finished");
-            } else {
-                tracing::warn!(region_id, %operator, status = ?status, why, "operator stopped");
-            }
-            self.finished.insert(region_id, (operator, status));
+        let Some(operator) = self.operators.remove(&region_id) else {
+            return;
+        };
+        if status == pdpb::OperatorStatus::Success {
+            tracing::info!(region_id, %operator, "operator finished");
+        } else {
+            tracing::warn!(region_id, %operator, status = ?status, why, "operator stopped");
+        }
+        self.finished.insert(region_id, (operator, status));
+        let partners: Vec<u64> = self
+            .operators
+            .values()
+            .filter(|other| other.merge_partner() == Some(region_id))
+            .map(Operator::region_id)
+            .collect();
+        for partner in partners {
+            let why = format!("the other half of the merge, on region {region_id}, stopped");
+            self.stop(partner, status, &why);
+        }
+    }
+
+    /// Stops the operator of a region gone from `regions`: a merge source's is done when the
+    /// target now covers it, anything else was cancelled.
+    fn settle_vanished(&mut self, region_id: u64, regions: &RegionTree) {
+        let merged = self
+            .operators
+            .get(&region_id)
+            .is_some_and(|operator| operator.merged_away(regions));
+        if merged {
+            self.stop(region_id, pdpb::OperatorStatus::Success, "merged");
+        } else {
+            self.stop(region_id, pdpb::OperatorStatus::Cancel, "region vanished");
         }
     }
 
@@ -384,6 +450,7 @@ impl Scheduler {
                 .map(|store| (store.id, self.store_state(store, now)))
                 .collect(),
             regions,
+            splits: &self.splits,
             operators: &self.operators,
             planned: Vec::new(),
             planned_regions: HashSet::new(),
@@ -455,9 +522,9 @@ impl Scheduler {
         Ok(self.command(info).map(|command| command.response))
     }
 
-    /// The periodic pass: drops operators of vanished regions and timed-out ones, runs the
-    /// replica checker over regions without operators, then the balancers up to
-    /// `max_operators`. Returns the first steps of the operators it made.
+    /// The periodic pass: settles operators of vanished regions and stops timed-out ones, runs
+    /// the replica checker over regions without operators, then the merge checker and the
+    /// balancers up to `max_operators`. Returns the first steps of the operators it made.
     pub fn tick(
         &mut self,
         stores: &BTreeMap<u64, metapb::Store>,
@@ -465,36 +532,34 @@ impl Scheduler {
         alloc_id: &mut AllocId<'_>,
         now: Instant,
     ) -> Result<Vec<ScheduleCommand>> {
+        // What ended in earlier passes and whose region is gone has been seen long enough.
+        self.finished
+            .retain(|region_id, _| regions.get(*region_id).is_some());
+        let interval = self.config.split_merge_interval;
+        self.splits.retain(|region_id, at| {
+            regions.get(*region_id).is_some() && now.saturating_duration_since(*at) < interval
+        });
         let running: Vec<u64> = self.operators.keys().copied().collect();
         for region_id in running {
             match regions.get(region_id) {
                 Some(info) => {
                     self.progress(info, now);
                 }
-                None => self.stop(region_id, pdpb::OperatorStatus::Cancel, "region vanished"),
+                None => self.settle_vanished(region_id, regions),
             }
         }
-        self.finished
-            .retain(|region_id, _| regions.get(*region_id).is_some());
         let mut placement = self.placement(stores, regions, now);
-        for info in regions.iter() {
-            if placement.has_operator(info.region.id) {
-                continue;
-            }
-            if let Some(operator) = checker::check_replicas(&placement, info, alloc_id, now)? {
-                placement.plan(operator);
-            }
+        patrol(&mut placement, 0, |placement, info| {
+            checker::check_replicas(placement, info, alloc_id, now)
+        })?;
+        if merge::enabled(&self.config, self.started, now) {
+            // A merge runs two operators, one on each region.
+            patrol(&mut placement, 2, |placement, info| {
+                let made = merge::check_merge(placement, info, alloc_id, now)?;
+                Ok(made.into_iter().flatten())
+            })?;
         }
-        while self.operators.len() + placement.planned_count() < self.config.max_operators {
-            let operator = match balance::balance_leader(&placement, now) {
-                Some(operator) => Some(operator),
-                None => balance::balance_region(&placement, alloc_id, now)?,
-            };
-            let Some(operator) = operator else {
-                break;
-            };
-            placement.plan(operator);
-        }
+        run_balancers(&mut placement, alloc_id, now)?;
         let made = placement.planned;
         for operator in &made {
             self.add_operator(operator.clone());
@@ -510,4 +575,46 @@ impl Scheduler {
         }
         Ok(commands)
     }
+}
+
+/// Runs `check` over every region without an operator and plans what it makes, as long as
+/// `room_needed` more operators fit under `max_operators` (0: always).
+fn patrol<Made: IntoIterator<Item = Operator>>(
+    placement: &mut Placement<'_>,
+    room_needed: usize,
+    mut check: impl FnMut(&Placement<'_>, &RegionInfo) -> Result<Made>,
+) -> Result<()> {
+    let regions = placement.regions;
+    for info in regions.iter() {
+        if placement.room() < room_needed {
+            break;
+        }
+        if placement.has_operator(info.region.id) {
+            continue;
+        }
+        for operator in check(placement, info)? {
+            placement.plan(operator);
+        }
+    }
+    Ok(())
+}
+
+/// Runs the leader balancer, else the region balancer, until they find nothing or
+/// `max_operators` run.
+fn run_balancers(
+    placement: &mut Placement<'_>,
+    alloc_id: &mut AllocId<'_>,
+    now: Instant,
+) -> Result<()> {
+    while placement.room() > 0 {
+        let operator = match balance::balance_leader(placement, now) {
+            Some(operator) => Some(operator),
+            None => balance::balance_region(placement, alloc_id, now)?,
+        };
+        let Some(operator) = operator else {
+            break;
+        };
+        placement.plan(operator);
+    }
+    Ok(())
 }

@@ -2,6 +2,12 @@
 //! the response to every heartbeat of the region's leader until a heartbeat shows the step
 //! done, then the next one. Pure data: `Operator::check` reads a reported region and says how
 //! far the operator got; `Operator::command` builds the heartbeat response to send.
+//!
+//! A merge takes two operators, as upstream PD's: one on the source region that asks its leader
+//! to merge into the target, and a passive one on the target that sends nothing and keeps other
+//! operators off it. The source's step is done once the source is gone from PD's region tree,
+//! which its own heartbeat can never show (`Scheduler` settles it); the target's once its range
+//! covers the source's.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -11,7 +17,7 @@ use basalt_proto::metapb::{self, PeerRole};
 use basalt_proto::pdpb;
 
 use super::Influence;
-use crate::region::RegionInfo;
+use crate::region::{covers, RegionInfo, RegionTree};
 
 /// One change to a region.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +56,19 @@ pub enum Step {
         promote: metapb::Peer,
         /// The voter that becomes a learner.
         demote: metapb::Peer,
+    },
+    /// Merge region `source` into the adjacent region `target` (both as they were when the
+    /// operator was made). On the source (`passive` false): `merge {target}`, resent until the
+    /// source is gone from PD's regions; PrepareMerge may bump the source's version and
+    /// conf_ver once meanwhile. On the target (`passive` true): nothing to send; done when its
+    /// range covers the source's (CommitMerge moves its version arbitrarily far).
+    MergeRegion {
+        /// The region merged away.
+        source: Box<metapb::Region>,
+        /// The region that absorbs it.
+        target: Box<metapb::Region>,
+        /// Whether this is the target's side.
+        passive: bool,
     },
 }
 
@@ -100,6 +119,7 @@ enum Instruction {
     ChangePeer(pdpb::ChangePeer),
     ChangePeerV2(pdpb::ChangePeerV2),
     TransferLeader(metapb::Peer),
+    Merge(metapb::Region),
 }
 
 /// A voter other than the leader and `except`, to hand leadership to before the leader is
@@ -135,6 +155,30 @@ impl Step {
                 find(region, promote.id).is_some_and(is_voter)
                     && find(region, demote.id).is_none_or(is_learner)
             }
+            Step::MergeRegion {
+                source, passive, ..
+            } => *passive && covers(region, source),
+        }
+    }
+
+    /// The region on the other side of a merge step.
+    fn merge_partner(&self) -> Option<u64> {
+        match self {
+            Step::MergeRegion {
+                source,
+                target,
+                passive,
+            } => Some(if *passive { source.id } else { target.id }),
+            _ => None,
+        }
+    }
+
+    /// How far the step may move the region's `version`.
+    fn version_changes(&self) -> u64 {
+        match self {
+            Step::MergeRegion { passive: true, .. } => u64::MAX,
+            Step::MergeRegion { passive: false, .. } => 1,
+            _ => 0,
         }
     }
 
@@ -145,6 +189,7 @@ impl Step {
             Step::AddLearner { .. } | Step::PromoteLearner { .. } | Step::RemovePeer { .. } => 1,
             Step::TransferLeader { .. } => 0,
             Step::JointMove { .. } => 2,
+            Step::MergeRegion { passive, .. } => u64::from(!passive),
         }
     }
 
@@ -187,6 +232,8 @@ impl Step {
                     ),
                 ],
             }),
+            Step::MergeRegion { passive: true, .. } => return None,
+            Step::MergeRegion { target, .. } => Instruction::Merge((**target).clone()),
         };
         Some(instruction)
     }
@@ -200,7 +247,7 @@ impl Step {
                 influence.add(*from_store_id, -1, 0);
                 influence.add(to.store_id, 1, 0);
             }
-            Step::PromoteLearner { .. } | Step::JointMove { .. } => {}
+            Step::PromoteLearner { .. } | Step::JointMove { .. } | Step::MergeRegion { .. } => {}
         }
     }
 }
@@ -231,6 +278,14 @@ impl fmt::Display for Step {
                 "joint change: promote learner peer {} on store {}, demote voter peer {} on store {}",
                 promote.id, promote.store_id, demote.id, demote.store_id
             ),
+            Step::MergeRegion {
+                source,
+                target,
+                passive: false,
+            } => write!(f, "merge region {} into region {}", source.id, target.id),
+            Step::MergeRegion { source, .. } => {
+                write!(f, "wait for region {} to merge into this one", source.id)
+            }
         }
     }
 }
@@ -244,6 +299,9 @@ pub enum OperatorKind {
     Leader,
     /// Moves a peer between stores (region balancer).
     Region,
+    /// Merges a region into an adjacent one, or first moves its peers onto the other's stores
+    /// (merge checker).
+    Merge,
 }
 
 impl OperatorKind {
@@ -253,6 +311,7 @@ impl OperatorKind {
             OperatorKind::Replica => "replica",
             OperatorKind::Leader => "leader",
             OperatorKind::Region => "region",
+            OperatorKind::Merge => "merge",
         }
     }
 }
@@ -338,12 +397,40 @@ impl Operator {
         now.saturating_duration_since(self.created)
     }
 
+    /// The region on the other side of the merge this operator is half of, if any.
+    pub fn merge_partner(&self) -> Option<u64> {
+        self.steps.iter().find_map(Step::merge_partner)
+    }
+
+    /// Whether the operator's current step merges its region away and `regions` shows it
+    /// done: the target covers the source's range.
+    pub(crate) fn merged_away(&self, regions: &RegionTree) -> bool {
+        match self.current_step() {
+            Some(Step::MergeRegion {
+                source,
+                target,
+                passive: false,
+            }) => regions
+                .get(target.id)
+                .is_some_and(|info| covers(&info.region, source)),
+            _ => false,
+        }
+    }
+
     /// Advances past the steps the region (as last reported) shows done, and says whether the
     /// operator still runs. An operator older than `timeout`, or whose region split, merged or
-    /// had its configuration changed by something else, stops.
+    /// had its configuration changed by something else (beyond what its own steps change, such
+    /// as a merge's), stops.
     pub fn check(&mut self, info: &RegionInfo, now: Instant, timeout: Duration) -> Progress {
         let epoch = info.region.region_epoch.unwrap_or_default();
-        if epoch.version != self.epoch.version {
+        let versions = self
+            .steps
+            .iter()
+            .map(Step::version_changes)
+            .fold(0, u64::saturating_add);
+        if epoch.version < self.epoch.version
+            || epoch.version > self.epoch.version.saturating_add(versions)
+        {
             return Progress::Cancelled(format!(
                 "region version moved from {} to {}",
                 self.epoch.version, epoch.version
@@ -399,6 +486,11 @@ impl Operator {
                     peer: Some(peer),
                     peers: vec![peer],
                 });
+            }
+            Instruction::Merge(target) => {
+                response.merge = Some(pdpb::Merge {
+                    target: Some(target),
+                })
             }
         }
         Some(response)

@@ -1,6 +1,8 @@
 //! Scheduling scenarios driven through `Cluster` on a synthetic clock: a simulated leader
 //! applies every step PD sends (entering and leaving joint states explicitly, as TiKV does) and
-//! heartbeats again, and each test checks the trace of steps.
+//! heartbeats again, and each test checks the trace of steps. Merge scenarios are in `merge`.
+
+mod merge;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -137,8 +139,12 @@ fn change_name(change: &pdpb::ChangePeer) -> String {
 }
 
 /// A step as a short string: `AddLearnerNode s2`, `Joint[AddNode s4, AddLearnerNode s1]`,
-/// `LeaveJoint`, `TransferLeader s2`.
+/// `LeaveJoint`, `TransferLeader s2`, `Merge into r10`.
 fn describe(response: &pdpb::RegionHeartbeatResponse) -> String {
+    if let Some(merge) = &response.merge {
+        let target = merge.target.as_ref().map_or(0, |target| target.id);
+        return format!("Merge into r{target}");
+    }
     if let Some(change) = &response.change_peer {
         return change_name(change);
     }
@@ -387,22 +393,31 @@ fn leader_imbalance_produces_leader_transfers_to_voters() {
     );
 }
 
+/// A scheduler started at `now` with stores 1..=n, all just seen, for tests that call the
+/// checkers and balancers directly.
+fn scheduler_with_stores(
+    stores: u64,
+    config: ScheduleConfig,
+    now: Instant,
+) -> (Scheduler, BTreeMap<u64, metapb::Store>) {
+    let mut scheduler = Scheduler::new(1, config, now);
+    let stores = (1..=stores)
+        .map(|id| {
+            scheduler.store_seen(id, now);
+            let store = metapb::Store {
+                id,
+                ..Default::default()
+            };
+            (id, store)
+        })
+        .collect();
+    (scheduler, stores)
+}
+
 #[test]
 fn leaders_never_go_to_learners() {
     let now = Instant::now();
-    let mut scheduler = Scheduler::new(1, ScheduleConfig::default(), now);
-    let stores: BTreeMap<u64, metapb::Store> = (1..=3)
-        .map(|id| {
-            scheduler.store_seen(id, now);
-            (
-                id,
-                metapb::Store {
-                    id,
-                    ..Default::default()
-                },
-            )
-        })
-        .collect();
+    let (scheduler, stores) = scheduler_with_stores(3, ScheduleConfig::default(), now);
     let learner = |id, store_id| metapb::Peer {
         role: PeerRole::Learner as i32,
         ..peer(id, store_id)

@@ -1,6 +1,6 @@
 //! `basalt-pd`: a standalone placement driver for a multi-store Basalt cluster. It serves
 //! `pdpb.PD`, the keyspace service and PD's HTTP API on one port, keeps its state under
-//! `--data-dir`, and schedules replicas and leaders across the stores.
+//! `--data-dir`, schedules replicas and leaders across the stores, and merges small regions.
 //!
 //! Prints one line, `READY pd=<bound address>`, on stdout once it listens (logs go to
 //! stderr), and runs until Ctrl-C or SIGTERM.
@@ -39,10 +39,22 @@ struct Flags {
     /// Milliseconds between scheduling passes (balancers and the replica patrol).
     #[arg(long, default_value_t = millis(ScheduleConfig::default().schedule_interval))]
     schedule_interval_ms: u64,
+    /// Regions of at most this many MiB merge into a neighbour (0 turns merging off).
+    #[arg(long, default_value_t = ScheduleConfig::default().max_merge_region_size / MIB)]
+    max_merge_region_size_mb: u64,
+    /// A region must also have at most this many keys to merge.
+    #[arg(long, default_value_t = ScheduleConfig::default().max_merge_region_keys)]
+    max_merge_region_keys: u64,
+    /// Seconds after a region's split (and after PD starts) before it may merge.
+    #[arg(long, default_value_t = ScheduleConfig::default().split_merge_interval.as_secs())]
+    split_merge_interval_secs: u64,
     /// Log filter, e.g. `info` or `basalt_pd=debug` (default from RUST_LOG, else info).
     #[arg(long)]
     log: Option<String>,
 }
+
+/// Bytes in a MiB.
+const MIB: u64 = 1024 * 1024;
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
@@ -88,6 +100,9 @@ async fn run(flags: Flags) -> Result<(), String> {
             max_replicas: flags.max_replicas,
             max_store_down_time: Duration::from_secs(flags.max_store_down_time_secs),
             schedule_interval: Duration::from_millis(flags.schedule_interval_ms),
+            max_merge_region_size: flags.max_merge_region_size_mb.saturating_mul(MIB),
+            max_merge_region_keys: flags.max_merge_region_keys,
+            split_merge_interval: Duration::from_secs(flags.split_merge_interval_secs),
             ..Default::default()
         },
         ..Default::default()
