@@ -552,7 +552,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         } else {
             self.raft
                 .propose(Vec::new(), data)
-                .map_err(|err| basalt_storage::Error::Engine(err.to_string()))
+                .map_err(|err| self.refused(err))
         };
         if let Err(err) = proposed {
             cb(Err(err));
@@ -571,6 +571,22 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             term: self.raft.raft.term,
             cb,
         });
+    }
+
+    /// The error for a proposal raft refused. Raft drops proposals while leadership moves to
+    /// another peer: the client is pointed at that peer, as with any other NotLeader.
+    fn refused(&self, err: raft::Error) -> basalt_storage::Error {
+        match err {
+            raft::Error::ProposalDropped => {
+                let next = self
+                    .raft
+                    .raft
+                    .lead_transferee
+                    .and_then(|id| self.peer_cache.get(&id).copied());
+                errors::not_leader(self.region_id(), next)
+            }
+            other => basalt_storage::Error::Engine(format!("raft: {other}")),
+        }
     }
 
     fn propose_conf_change(&mut self, cmd: &RaftCmdRequest, data: Vec<u8>) -> Result<()> {
@@ -631,7 +647,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         cc.context = data.into();
         self.raft
             .propose_conf_change(Vec::new(), cc)
-            .map_err(|err| basalt_storage::Error::Engine(err.to_string()))
+            .map_err(|err| self.refused(err))
     }
 
     fn read(&mut self, req: ReadRequest, cb: Callback) {
