@@ -36,6 +36,18 @@ fn data_cf(name: &str) -> Result<&'static str> {
         .ok_or_else(|| Error::InvalidRequest(format!("unknown column family {name:?}")))
 }
 
+/// The body of `cmd`'s admin request that `pick` takes out; `what` names it in the error.
+pub(crate) fn admin_body<T>(
+    cmd: &RaftCmdRequest,
+    what: &str,
+    pick: impl FnOnce(&basalt_proto::raft_cmdpb::AdminRequest) -> Option<T>,
+) -> Result<T> {
+    cmd.admin_request
+        .as_ref()
+        .and_then(pick)
+        .ok_or_else(|| corrupted(format!("{what} without a body")))
+}
+
 /// The engine writes of a data command, clipped to `region`.
 fn command_modifies(cmd: &RaftCmdRequest, region: &metapb::Region) -> Result<Vec<Modify>> {
     let (lower, upper) = data_range(region);
@@ -263,11 +275,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         cmd: &RaftCmdRequest,
         entry: &Entry,
     ) -> Result<CmdOutcome> {
-        let request = cmd
-            .admin_request
-            .as_ref()
-            .and_then(|admin| admin.compact_log)
-            .ok_or_else(|| corrupted("compact log without body".into()))?;
+        let request = admin_body(cmd, "compact log", |admin| admin.compact_log)?;
         let region_id = self.region_id();
         let storage = self.raft.mut_store();
         if request.compact_index >= entry.index {
@@ -295,12 +303,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         cmd: &RaftCmdRequest,
         entry: &Entry,
     ) -> Result<CmdOutcome> {
-        let splits = cmd
-            .admin_request
-            .as_ref()
-            .and_then(|admin| admin.splits.clone())
-            .ok_or_else(|| corrupted("split without body".into()))?
-            .requests;
+        let splits = admin_body(cmd, "split", |admin| admin.splits.clone())?.requests;
         let region = self.region().clone();
         let invalid =
             |why: String| Error::InvalidRequest(format!("split of region {}: {why}", region.id));

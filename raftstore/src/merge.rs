@@ -27,6 +27,7 @@ use prost::Message as _;
 use raft::eraftpb::{Entry, EntryType};
 use raft::GetEntriesContext;
 
+use crate::apply::admin_body;
 use crate::convert;
 use crate::errors;
 use crate::keys;
@@ -99,14 +100,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         }
         let log = &self.raft.raft.raft_log;
         let last = log.last_index();
-        let min_matched = self
-            .raft
-            .raft
-            .prs()
-            .iter()
-            .map(|(_, progress)| progress.matched)
-            .min()
-            .unwrap_or(last);
+        let min_matched = self.slowest_match().unwrap_or(last);
         if last - min_matched > ctx.config.merge_max_log_gap {
             return Err(invalid(format!(
                 "a peer of region {region_id} is {} entries behind",
@@ -135,11 +129,8 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         cmd: &RaftCmdRequest,
         entry: &Entry,
     ) -> Result<CmdOutcome> {
-        let PrepareMergeRequest { min_index, target } = cmd
-            .admin_request
-            .as_ref()
-            .and_then(|admin| admin.prepare_merge.clone())
-            .ok_or_else(|| invalid("a PrepareMerge without a body".into()))?;
+        let PrepareMergeRequest { min_index, target } =
+            admin_body(cmd, "prepare merge", |admin| admin.prepare_merge.clone())?;
         let target = target.ok_or_else(|| invalid("a PrepareMerge without a target".into()))?;
         let mut region = self.region().clone();
         let mut epoch = region.region_epoch.unwrap_or_default();
@@ -175,11 +166,8 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         cmd: &RaftCmdRequest,
         entry: &Entry,
     ) -> Result<CmdOutcome> {
-        let RollbackMergeRequest { commit } = cmd
-            .admin_request
-            .as_ref()
-            .and_then(|admin| admin.rollback_merge)
-            .ok_or_else(|| invalid("a RollbackMerge without a body".into()))?;
+        let RollbackMergeRequest { commit } =
+            admin_body(cmd, "rollback merge", |admin| admin.rollback_merge)?;
         if self.pending_merge.as_ref().map(|state| state.commit) != Some(commit) {
             return Err(invalid(format!(
                 "region {} has no merge prepared at {commit}",
@@ -204,11 +192,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         cmd: &RaftCmdRequest,
         entry: &Entry,
     ) -> Result<CmdOutcome> {
-        let request = cmd
-            .admin_request
-            .as_ref()
-            .and_then(|admin| admin.commit_merge.clone())
-            .ok_or_else(|| invalid("a CommitMerge without a body".into()))?;
+        let request = admin_body(cmd, "commit merge", |admin| admin.commit_merge.clone())?;
         let source = request
             .source
             .clone()

@@ -408,14 +408,7 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
         }
         // Keep what the slowest follower still needs, unless it is hopelessly behind (it will
         // get a snapshot).
-        let slowest = self
-            .raft
-            .raft
-            .prs()
-            .iter()
-            .map(|(_, progress)| progress.matched)
-            .min()
-            .unwrap_or(applied);
+        let slowest = self.slowest_match().unwrap_or(applied);
         let mut compact_index = slowest.min(applied);
         if applied - compact_index > ctx.config.log_gc_limit {
             compact_index = applied;
@@ -435,6 +428,16 @@ impl<K: KvEngine, L: RaftLogStore> Peer<K, L> {
             });
         }
         self.propose(ctx, cmd, Box::new(|_| {}));
+    }
+
+    /// The lowest index every peer's log is known to match the leader's up to.
+    pub(crate) fn slowest_match(&self) -> Option<u64> {
+        self.raft
+            .raft
+            .prs()
+            .iter()
+            .map(|(_, progress)| progress.matched)
+            .min()
     }
 
     /// An admin command of `kind` addressed to this region at its current epoch.
