@@ -6,6 +6,8 @@
 //!   and writes must resume within a few seconds of the kill.
 //! - Split and merge: writes split a region (small split size); deleting the data shrinks the
 //!   pieces, and PD merges them back (PrepareMerge/CommitMerge on the stores).
+//! - `SplitRegion` on a one-store cluster: the leader splits through raft and answers once the
+//!   split is applied.
 
 mod common;
 
@@ -16,8 +18,10 @@ use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use basalt_proto::kvrpcpb;
+use basalt_proto::tikvpb::tikv_client::TikvClient;
 use basalt_proto::{metapb, pdpb};
-use common::{server_binary, sibling_binary, spawn_ready};
+use common::{memcomparable, server_binary, sibling_binary, spawn_ready};
 use tikv_client::RawClient;
 
 struct Store {
@@ -392,4 +396,77 @@ async fn a_split_region_is_merged_back_once_its_data_is_deleted() {
         client.get(b"m-after".to_vec()).await.expect("get"),
         Some(b"merged".to_vec())
     );
+}
+
+/// Asks `store` to split `region` (whose leader is `leader`) at the user keys `keys`.
+async fn split_region(
+    store: &str,
+    region: &metapb::Region,
+    leader: metapb::Peer,
+    keys: &[&[u8]],
+) -> kvrpcpb::SplitRegionResponse {
+    let mut client = TikvClient::connect(format!("http://{store}"))
+        .await
+        .expect("KV client");
+    client
+        .split_region(kvrpcpb::SplitRegionRequest {
+            context: Some(kvrpcpb::Context {
+                region_id: region.id,
+                region_epoch: region.region_epoch,
+                peer: Some(leader),
+                ..Default::default()
+            }),
+            split_keys: keys.iter().map(|key| key.to_vec()).collect(),
+            ..Default::default()
+        })
+        .await
+        .expect("SplitRegion answers")
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_region_splits_through_raft() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_pd, pd) = start_pd(dir.path(), &[]);
+    let addr = free_addr("127.0.0.1");
+    let _store = start_store(&pd, &addr, &dir.path().join("store"));
+    // The store splits its first region at the keyspace edges with the same splitter.
+    let initial = wait_regions(&pd, 5, false, "keyspace edges").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (first, leader) = loop {
+        match first_region(&pd).await {
+            Some((region, leader)) if region.end_key == initial[0].end_key => {
+                break (region, leader)
+            }
+            _ => assert!(
+                Instant::now() < deadline,
+                "PD never learned the first region's leader"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    let answer = split_region(&addr, &first, leader, &[b"f", b"b", b"d"]).await;
+    assert!(answer.region_error.is_none(), "{answer:?}");
+    let starts: Vec<Vec<u8>> = answer.regions.iter().map(|r| r.start_key.clone()).collect();
+    let expected: Vec<Vec<u8>> = [&b""[..], b"b", b"d", b"f"]
+        .iter()
+        .map(|key| match key.is_empty() {
+            true => Vec::new(),
+            false => memcomparable(key),
+        })
+        .collect();
+    assert_eq!(starts, expected);
+    assert_eq!(answer.regions[3].end_key, first.end_key);
+    for pair in answer.regions.windows(2) {
+        assert_eq!(pair[0].end_key, pair[1].start_key, "contiguous regions");
+    }
+    let known = wait_regions(&pd, initial.len() + 3, false, "PD learns the split").await;
+    let known_ids: Vec<u64> = known.iter().take(4).map(|r| r.id).collect();
+    let ids: Vec<u64> = answer.regions.iter().map(|r| r.id).collect();
+    assert_eq!(known_ids, ids);
+
+    let stale = split_region(&addr, &first, leader, &[b"c"]).await;
+    let stale = stale.region_error.expect("a stale epoch is refused");
+    assert!(stale.epoch_not_match.is_some(), "{stale:?}");
 }

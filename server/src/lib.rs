@@ -12,6 +12,7 @@ pub mod node;
 pub mod raft_client;
 mod raft_node;
 mod raft_pd;
+mod region_split;
 pub mod service;
 
 use std::future::Future;
@@ -122,6 +123,8 @@ pub async fn run(
         .await?;
     let max_ts = pd_client.get_ts().await?;
     let storage = Storage::new(local.clone(), ConcurrencyManager::new(max_ts));
+    let splitter =
+        region_split::LocalSplitter::new(local.clone(), identity.store_id, pd_client.clone());
 
     tasks.spawn(metrics::serve(listeners.status));
     tasks.spawn(heartbeats(
@@ -139,7 +142,7 @@ pub async fn run(
         shutdown_receiver.clone(),
     ));
 
-    let service = TikvService::new(KvHandlers::new(storage));
+    let service = TikvService::new(KvHandlers::new(storage)).with_region_splitter(splitter);
     let addrs = BoundAddrs {
         kv: kv_addr,
         pd: pd_addr,

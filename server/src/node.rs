@@ -35,6 +35,31 @@ pub fn keyspace_edges() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// `keys` (stored form, sorted) grouped by the region `region_by_key` finds for each, in the
+/// order of `keys`; keys that already start their region, or that no region holds, are left out.
+pub fn keys_by_region(
+    keys: &[Vec<u8>],
+    region_by_key: impl Fn(&[u8]) -> Option<metapb::Region>,
+) -> Vec<(metapb::Region, Vec<Vec<u8>>)> {
+    let mut by_region: Vec<(metapb::Region, Vec<Vec<u8>>)> = Vec::new();
+    for key in keys {
+        let Some(region) = region_by_key(key) else {
+            continue;
+        };
+        if region.start_key == *key {
+            continue;
+        }
+        match by_region
+            .iter_mut()
+            .find(|(known, _)| known.id == region.id)
+        {
+            Some((_, keys)) => keys.push(key.clone()),
+            None => by_region.push((region, vec![key.clone()])),
+        }
+    }
+    by_region
+}
+
 /// What a store knows about itself after joining PD.
 #[derive(Debug, Clone)]
 pub struct StoreIdentity {
@@ -272,6 +297,72 @@ impl PdConnection {
         Ok(())
     }
 
+    /// New region and peer ids from PD for splitting `region` at `count` keys.
+    pub async fn ask_batch_split(
+        &mut self,
+        region: &metapb::Region,
+        count: usize,
+    ) -> Result<Vec<pdpb::SplitId>> {
+        let response = self
+            .client
+            .ask_batch_split(pdpb::AskBatchSplitRequest {
+                header: self.header(),
+                region: Some(region.clone()),
+                split_count: count as u32,
+                ..Default::default()
+            })
+            .await
+            .map_err(|status| Error::Pd(format!("AskBatchSplit: {status}")))?
+            .into_inner();
+        pd_error("AskBatchSplit", response.header.as_ref())?;
+        if response.ids.len() != count {
+            return Err(Error::Pd(format!(
+                "AskBatchSplit answered {} ids for {count} keys",
+                response.ids.len()
+            )));
+        }
+        Ok(response.ids)
+    }
+
+    /// Tells PD the regions a split produced.
+    pub async fn report_batch_split(&mut self, regions: Vec<metapb::Region>) -> Result<()> {
+        let report = self
+            .client
+            .report_batch_split(pdpb::ReportBatchSplitRequest {
+                header: self.header(),
+                regions,
+            })
+            .await
+            .map_err(|status| Error::Pd(format!("ReportBatchSplit: {status}")))?
+            .into_inner();
+        pd_error("ReportBatchSplit", report.header.as_ref())
+    }
+
+    /// Splits `region` of a single-node store at `keys` (stored form, sorted, strictly inside
+    /// the region) with ids from PD, reports the split to PD, and answers the resulting regions
+    /// in key order. The original region keeps the leftmost part.
+    pub async fn split_local<K: KvEngine>(
+        &mut self,
+        local: &LocalEngine<K>,
+        region: &metapb::Region,
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<metapb::Region>> {
+        let ids = self.ask_batch_split(region, keys.len()).await?;
+        // Each key splits the right part the previous key left: every left part is final.
+        let mut regions = Vec::with_capacity(keys.len() + 1);
+        let mut rest: Option<metapb::Region> = None;
+        for (key, ids) in keys.iter().zip(ids) {
+            let splitting = rest.as_ref().map_or(region.id, |rest| rest.id);
+            let (left, right) =
+                local.split(splitting, key, ids.new_region_id, &ids.new_peer_ids)?;
+            regions.push(left);
+            rest = Some(right);
+        }
+        regions.extend(rest);
+        self.report_batch_split(regions.clone()).await?;
+        Ok(regions)
+    }
+
     /// Splits the store's regions so that every key in `edges` (stored form) starts a region,
     /// with ids from PD, and reports each split to PD.
     pub async fn ensure_region_edges<K: KvEngine>(
@@ -279,47 +370,12 @@ impl PdConnection {
         local: &LocalEngine<K>,
         edges: &[Vec<u8>],
     ) -> Result<()> {
-        for edge in edges {
-            let Some(region) = local.region_by_key(edge) else {
-                continue;
-            };
-            if region.start_key == *edge {
-                continue;
-            }
-            let response = self
-                .client
-                .ask_batch_split(pdpb::AskBatchSplitRequest {
-                    header: self.header(),
-                    region: Some(region.clone()),
-                    split_count: 1,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|status| Error::Pd(format!("AskBatchSplit: {status}")))?
-                .into_inner();
-            pd_error("AskBatchSplit", response.header.as_ref())?;
-            let ids = response
-                .ids
-                .first()
-                .ok_or_else(|| Error::Pd("AskBatchSplit answered no ids".into()))?;
-            let (left, right) = local
-                .split(region.id, edge, ids.new_region_id, &ids.new_peer_ids)
-                .map_err(|err| Error::Pd(format!("splitting region {}: {err}", region.id)))?;
-            let report = self
-                .client
-                .report_batch_split(pdpb::ReportBatchSplitRequest {
-                    header: self.header(),
-                    regions: vec![left.clone(), right.clone()],
-                })
-                .await
-                .map_err(|status| Error::Pd(format!("ReportBatchSplit: {status}")))?
-                .into_inner();
-            pd_error("ReportBatchSplit", report.header.as_ref())?;
+        for (region, keys) in keys_by_region(edges, |key| local.region_by_key(key)) {
+            let regions = self.split_local(local, &region, &keys).await?;
             tracing::info!(
-                left = left.id,
-                right = right.id,
-                split_key = ?edge,
-                "split region at a keyspace edge"
+                region_id = region.id,
+                regions = ?regions.iter().map(|region| region.id).collect::<Vec<_>>(),
+                "split region at the keyspace edges"
             );
         }
         Ok(())

@@ -10,19 +10,19 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use basalt_proto::{metapb, pdpb};
-use basalt_raftstore::msg::PeerMsg;
-use basalt_raftstore::pd::PdClient;
 use basalt_raftstore::{
     bootstrap_region, load_regions, DeliveryReport, Engines, KvRaftLog, RaftKv, RaftRouter,
     RaftStore, StoreMeta,
 };
 use basalt_storage::engine::{KvEngine, Modify, RocksEngine, CF_RAFT};
-use basalt_storage::{ConcurrencyManager, Storage};
+use basalt_storage::{ConcurrencyManager, RequestContext, Storage};
 use parking_lot::RwLock;
 
-use crate::node::{PdConnection, PdStoreResolver};
+use crate::node::{keys_by_region, keyspace_edges, PdConnection, PdStoreResolver};
 use crate::raft_client::RaftClient;
 use crate::raft_pd::RaftPd;
+use crate::region_split::RaftSplitter;
+use crate::service::RegionSplitter;
 use crate::service::{KvHandlers, TikvService};
 use crate::{
     gc_worker, metrics, open_engine, serve, BoundAddrs, Config, Error, Result, Stopping,
@@ -127,56 +127,24 @@ async fn regions_or_bootstrap(
 /// keyspace_edges`) starts a region, as the single-node mode does and as PD arranges for
 /// keyspaces: clients then never see one region spanning raw and transactional data. Retries
 /// until the peer here leads and the splits are applied, for at most a minute.
-async fn split_keyspace_edges(
-    pd: Arc<RaftPd>,
-    router: basalt_raftstore::RaftRouter,
-    meta: Arc<RwLock<StoreMeta>>,
-) {
+async fn split_keyspace_edges(splitter: RaftSplitter<RocksEngine>, meta: Arc<RwLock<StoreMeta>>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let pending: Vec<(metapb::Region, Vec<Vec<u8>>)> = {
-            let meta = meta.read();
-            let mut by_region: Vec<(metapb::Region, Vec<Vec<u8>>)> = Vec::new();
-            for edge in crate::node::keyspace_edges() {
-                let Some(region) = meta.region_by_key(&edge) else {
-                    continue;
-                };
-                if region.start_key == edge {
-                    continue;
-                }
-                match by_region
-                    .iter_mut()
-                    .find(|(known, _)| known.id == region.id)
-                {
-                    Some((_, keys)) => keys.push(edge),
-                    None => by_region.push((region.clone(), vec![edge])),
-                }
-            }
-            by_region
-        };
+        let pending = keys_by_region(&keyspace_edges(), |key| {
+            meta.read().region_by_key(key).cloned()
+        });
         if pending.is_empty() {
             tracing::info!("regions split at the keyspace edges");
             return;
         }
         for (region, keys) in pending {
-            match pd.ask_batch_split(region.clone(), keys.len()).await {
-                Ok(ids) if ids.len() == keys.len() => {
-                    let splits = keys
-                        .into_iter()
-                        .zip(ids)
-                        .map(|(key, (id, peers))| (key, id, peers))
-                        .collect();
-                    let _ = router.send(
-                        region.id,
-                        PeerMsg::Split {
-                            region_epoch: region.region_epoch.unwrap_or_default(),
-                            splits,
-                            approximate: None,
-                        },
-                    );
-                }
-                Ok(_) => tracing::warn!("PD answered the wrong number of split ids"),
-                Err(err) => tracing::debug!(%err, "asking PD for split ids failed"),
+            let ctx = RequestContext {
+                region_id: region.id,
+                region_epoch: region.region_epoch,
+                ..Default::default()
+            };
+            if let Err(err) = splitter.split_region(&ctx, keys).await {
+                tracing::debug!(%err, region_id = region.id, "splitting at the keyspace edges failed");
             }
         }
         if tokio::time::Instant::now() > deadline {
@@ -260,12 +228,13 @@ pub async fn run(
     let meta = raft_store.meta().clone();
     let raftkv = RaftKv::new(router.clone(), kv.clone(), meta.clone());
     let max_ts = pd.get_ts().await?;
+    let splitter = RaftSplitter::new(raftkv.clone(), meta.clone(), split_pd);
     let storage = Storage::new(raftkv, ConcurrencyManager::new(max_ts));
 
     let (shutdown_sender, shutdown_receiver) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     if bootstrapped_here {
-        tasks.spawn(split_keyspace_edges(split_pd, router.clone(), meta.clone()));
+        tasks.spawn(split_keyspace_edges(splitter.clone(), meta.clone()));
     }
     tasks.spawn(metrics::serve(listeners.status));
     tasks.spawn(store_heartbeats(
@@ -283,7 +252,9 @@ pub async fn run(
         shutdown_receiver.clone(),
     ));
 
-    let service = TikvService::new(KvHandlers::new(storage)).with_raft_router(router);
+    let service = TikvService::new(KvHandlers::new(storage))
+        .with_raft_router(router)
+        .with_region_splitter(splitter);
     let addrs = BoundAddrs {
         kv: kv_addr,
         pd: pd_socket,

@@ -144,3 +144,15 @@ pub fn raw_error(err: Error) -> Result<String, Box<errorpb::Error>> {
         other => Ok(other.to_string()),
     }
 }
+
+/// The region error a `SplitRegion` response carries for `err`: the region error itself, or
+/// one with only a message (the response has no other error field), as upstream answers.
+pub fn split_error(err: crate::Error) -> errorpb::Error {
+    match err {
+        crate::Error::Storage(Error::Region(region)) => *region,
+        other => errorpb::Error {
+            message: other.to_string(),
+            ..Default::default()
+        },
+    }
+}

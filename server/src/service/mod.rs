@@ -23,6 +23,7 @@ mod kv;
 mod raft;
 mod raw;
 pub mod snapshot_chunks;
+pub mod split;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -36,23 +37,33 @@ use tonic::{Request, Response, Status, Streaming};
 
 pub use kv::KvHandlers;
 pub use raft::RaftMessageSink;
+pub use split::RegionSplitter;
 
-/// The KV service: unary RPCs, `BatchCommands`, the coprocessor entry points, and the raft
-/// RPCs other stores use to reach this store's peers.
+/// The KV service: unary RPCs, `BatchCommands`, the coprocessor entry points, `SplitRegion`,
+/// and the raft RPCs other stores use to reach this store's peers.
 #[derive(Clone)]
 pub struct TikvService<E: Engine> {
     handlers: KvHandlers<E>,
     raft: Option<Arc<dyn RaftMessageSink>>,
+    splitter: Option<Arc<dyn RegionSplitter>>,
 }
 
 impl<E: Engine> TikvService<E> {
     /// A service over `handlers`. Without a raft router (see `with_raft_router`) the raft RPCs
-    /// answer `unimplemented`.
+    /// answer `unimplemented`, and so does `SplitRegion` without a splitter
+    /// (`with_region_splitter`).
     pub fn new(handlers: KvHandlers<E>) -> Self {
         TikvService {
             handlers,
             raft: None,
+            splitter: None,
         }
+    }
+
+    /// Carries out `SplitRegion` with `splitter`.
+    pub fn with_region_splitter(mut self, splitter: impl RegionSplitter) -> Self {
+        self.splitter = Some(Arc::new(splitter));
+        self
     }
 
     /// Delivers the messages of the raft RPCs (`Raft`, `BatchRaft`, `Snapshot`) to `router`.
@@ -147,6 +158,19 @@ impl<E: Engine> Tikv for TikvService<E> {
         Ok(Response::new(Box::pin(futures::stream::once(async move {
             Ok(response)
         }))))
+    }
+
+    async fn split_region(
+        &self,
+        request: Request<kvrpcpb::SplitRegionRequest>,
+    ) -> Result<Response<kvrpcpb::SplitRegionResponse>, Status> {
+        let splitter = self
+            .splitter
+            .as_deref()
+            .ok_or_else(|| Status::unimplemented(split::NO_SPLITTER))?;
+        Ok(Response::new(
+            split::split_region(splitter, request.into_inner()).await,
+        ))
     }
 
     type BatchCommandsStream = ResponseStream<tikvpb::BatchCommandsResponse>;
