@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building Basalt needs on a Debian/Ubuntu machine: libclang (RocksDB's bindings
-# are generated with bindgen), a C++ compiler, and the rustfmt/clippy components.
+# are generated with bindgen), a C++ compiler, a TrueType font for basalt-bench's plot, and the
+# rustfmt/clippy components.
 set -euo pipefail
 
 need_apt=()
@@ -11,6 +12,8 @@ if ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so*
 fi
 command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+# basalt-bench draws its plot with a TrueType font (DejaVu) read at run time.
+ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
     SUDO=""
     if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi

@@ -1,0 +1,687 @@
+//! The KV half of the benchmark: RocksDB in-process as the baseline, then Basalt through gRPC
+//! (raw put/get/batch get, 1-key and 10-key Percolator commits, transactional point get), with
+//! every response checked and per-operation latency percentiles.
+//!
+//! Each phase runs `ops` operations spread over `concurrency` workers (worker `w` takes
+//! operations `w`, `w + concurrency`, ...). Operation `i` of a phase touches keys numbered from
+//! `i`, so the read phases know what the write phases stored there. All keys start with
+//! `bench/`, which sorts below every keyspace edge a single-node server splits at, raw and
+//! memcomparable-encoded alike, so every phase addresses one region.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use basalt_proto::pdpb::pd_client::PdClient;
+use basalt_proto::tikvpb::tikv_client::TikvClient;
+use basalt_proto::{errorpb, kvrpcpb, pdpb};
+use basalt_storage::engine::{KvEngine, Modify, RocksEngine, RocksOptions, Snapshot, CF_DEFAULT};
+use basalt_storage::mvcc::Key;
+use tonic::transport::{Channel, Endpoint};
+
+mod grpc;
+use grpc::*;
+
+/// Row names of the RocksDB baseline.
+const ROCKS_PUT: &str = "rocksdb put";
+const ROCKS_GET: &str = "rocksdb get";
+const ROCKS_BATCH_GET: &str = "rocksdb batch get";
+/// Keys of a 10-key transaction.
+const TXN_WIDE_KEYS: u64 = 10;
+/// gRPC channels the clients share (fewer when there are fewer clients).
+const MAX_CHANNELS: u64 = 4;
+/// Lock TTL of the benchmark's transactions, in milliseconds.
+const LOCK_TTL_MS: u64 = 3000;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct KvOptions {
+    /// Operations per phase.
+    pub ops: u64,
+    /// Concurrent workers (threads for RocksDB, tokio tasks for gRPC).
+    pub concurrency: u64,
+    /// Value size in bytes.
+    pub value_size: usize,
+    /// Sync the RocksDB WAL on every write of the baseline (the server has its own setting).
+    pub sync_log: bool,
+    /// Keys per batch get.
+    pub batch: usize,
+}
+
+impl Default for KvOptions {
+    fn default() -> Self {
+        KvOptions {
+            ops: 20_000,
+            concurrency: 32,
+            value_size: 100,
+            sync_log: false,
+            batch: 10,
+        }
+    }
+}
+
+/// The outcome of one phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvRow {
+    /// The operation measured.
+    pub name: String,
+    /// Operations run.
+    pub ops: u64,
+    /// Operations that failed: transport, region or key errors, or a wrong value read back.
+    pub errors: u64,
+    /// Wall time of the phase.
+    pub elapsed: Duration,
+    /// Median latency of one operation, measured by the client.
+    pub p50: Duration,
+    /// 99th percentile latency of one operation.
+    pub p99: Duration,
+}
+
+impl KvRow {
+    /// Throughput over the phase's wall time.
+    pub fn per_second(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds > 0.0 {
+            self.ops as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// RocksDB itself in-process (`RocksEngine` with `RocksOptions::default()` in `dir`, created if
+/// missing; WAL synced per `opts.sync_log`), `concurrency` threads: put (one write per put), get
+/// (point get on a snapshot), batch get (`batch` keys per call).
+pub fn rocksdb_baseline(dir: &Path, opts: &KvOptions) -> Result<Vec<KvRow>, String> {
+    let rocks = RocksEngine::open(dir, &RocksOptions::default())
+        .map_err(|err| format!("opening RocksDB at {}: {err}", dir.display()))?;
+    let put = thread_phase(
+        ROCKS_PUT,
+        opts,
+        || (),
+        |(), i| {
+            let modify = Modify::Put(CF_DEFAULT, raw_key(i), value(i, opts.value_size));
+            rocks
+                .write(&[modify], opts.sync_log)
+                .map_err(|err| format!("RocksDB write: {err}"))
+        },
+    );
+    let get = thread_phase(
+        ROCKS_GET,
+        opts,
+        || rocks.snapshot(),
+        |snapshot, i| rocks_read(snapshot, &[i], opts),
+    );
+    let batch_get = thread_phase(
+        ROCKS_BATCH_GET,
+        opts,
+        || rocks.snapshot(),
+        |snapshot, i| rocks_read(snapshot, &batch_numbers(i, opts), opts),
+    );
+    Ok(vec![put, get, batch_get])
+}
+
+fn rocks_read(snapshot: &impl Snapshot, numbers: &[u64], opts: &KvOptions) -> Result<(), String> {
+    numbers.iter().try_for_each(|&n| {
+        let key = raw_key(n);
+        let read = snapshot
+            .get_cf(CF_DEFAULT, &key)
+            .map_err(|err| format!("RocksDB get: {err}"))?;
+        check_read(&key, read.as_deref(), &value(n, opts.value_size))
+    })
+}
+
+/// Runs `op` for every operation of a phase on `concurrency` threads, each with its own `setup`.
+fn thread_phase<S>(
+    name: &str,
+    opts: &KvOptions,
+    setup: impl Fn() -> S + Sync,
+    op: impl Fn(&mut S, u64) -> Result<(), String> + Sync,
+) -> KvRow {
+    let start = Instant::now();
+    let tally = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..workers(opts))
+            .map(|worker| {
+                let (setup, op) = (&setup, &op);
+                scope.spawn(move || {
+                    let mut state = setup();
+                    let mut tally = Tally::default();
+                    for i in worker_ops(worker, opts) {
+                        let started = Instant::now();
+                        let outcome = op(&mut state, i);
+                        tally.record(started.elapsed(), outcome);
+                    }
+                    tally
+                })
+            })
+            .collect();
+        let mut total = Tally::default();
+        for (worker, thread) in (0..).zip(threads) {
+            let joined = thread
+                .join()
+                .map_err(|_| "worker thread panicked".to_string());
+            total.merge_joined(joined, worker_ops(worker, opts).count() as u64);
+        }
+        total
+    });
+    tally.into_row(name, start.elapsed())
+}
+
+/// Through gRPC to a running single-node basalt-server at `kv_addr` whose PD is `pd_addr`,
+/// `concurrency` concurrent clients (tokio tasks sharing a few channels): raw put, raw get, raw
+/// batch get (`batch` keys), txn commit of 1 key (prewrite + commit), txn commit of 10 keys
+/// (one prewrite with 10 mutations, one commit with 10 keys), and txn point get at a fresh ts.
+///
+/// Timestamps come from one PD TSO answer and then a local counter, so the measurement is of
+/// the store, not of PD round trips; each transaction takes its `commit_ts` after its prewrite
+/// answered, above its `start_ts`.
+pub async fn grpc(kv_addr: &str, pd_addr: &str, opts: &KvOptions) -> Result<Vec<KvRow>, String> {
+    let mut pd = Pd::connect(pd_addr).await?;
+    let bench = GrpcBench::connect(kv_addr, &mut pd, opts).await?;
+    let mut rows = Vec::new();
+    for phase in Phase::ALL {
+        let context = pd.context_for(phase, opts).await?;
+        rows.push(bench.run_phase(phase, context).await);
+    }
+    Ok(rows)
+}
+
+/// A Markdown table: operation, ops/s, p50 µs, p99 µs, errors, and the throughput ratio to the
+/// RocksDB row each Basalt row compares with (gets and batch gets with RocksDB's, puts and
+/// transaction commits with RocksDB put, the transactional point get with RocksDB get).
+pub fn markdown(rocks: &[KvRow], grpc: &[KvRow], opts: &KvOptions) -> String {
+    let mut out = format!(
+        "{} operations per phase, {} concurrent clients, {}-byte values, {} keys per batch get, \
+         RocksDB WAL sync {}.\n\n\
+         | operation | ops/s | p50 µs | p99 µs | errors | vs RocksDB |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+        opts.ops,
+        opts.concurrency,
+        opts.value_size,
+        opts.batch,
+        if opts.sync_log { "on" } else { "off" },
+    );
+    for row in rocks {
+        out.push_str(&table_line(row, "baseline".into()));
+    }
+    for row in grpc {
+        let baseline = Phase::ALL
+            .iter()
+            .find(|phase| phase.name() == row.name)
+            .and_then(|phase| rocks.iter().find(|rocks| rocks.name == phase.baseline()));
+        let ratio = match baseline {
+            Some(base) if base.per_second() > 0.0 => {
+                format!("{:.3}× {}", row.per_second() / base.per_second(), base.name)
+            }
+            _ => "n/a".into(),
+        };
+        out.push_str(&table_line(row, ratio));
+    }
+    out
+}
+
+fn table_line(row: &KvRow, ratio: String) -> String {
+    let micros = |latency: Duration| latency.as_secs_f64() * 1e6;
+    format!(
+        "| {} | {:.0} | {:.1} | {:.1} | {} | {ratio} |\n",
+        row.name,
+        row.per_second(),
+        micros(row.p50),
+        micros(row.p99),
+        row.errors
+    )
+}
+
+/// The gRPC phases, in the order they run: reads after the writes they check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    RawPut,
+    RawGet,
+    RawBatchGet,
+    TxnCommit,
+    TxnCommitWide,
+    TxnGet,
+}
+
+impl Phase {
+    const ALL: [Phase; 6] = [
+        Phase::RawPut,
+        Phase::RawGet,
+        Phase::RawBatchGet,
+        Phase::TxnCommit,
+        Phase::TxnCommitWide,
+        Phase::TxnGet,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Phase::RawPut => "basalt raw put (gRPC)",
+            Phase::RawGet => "basalt raw get (gRPC)",
+            Phase::RawBatchGet => "basalt raw batch get (gRPC)",
+            Phase::TxnCommit => "basalt txn commit, 1 key (gRPC, 2PC)",
+            Phase::TxnCommitWide => "basalt txn commit, 10 keys (gRPC, 2PC)",
+            Phase::TxnGet => "basalt txn point get (gRPC)",
+        }
+    }
+
+    /// The RocksDB row this phase is compared with.
+    fn baseline(self) -> &'static str {
+        match self {
+            Phase::RawGet | Phase::TxnGet => ROCKS_GET,
+            Phase::RawBatchGet => ROCKS_BATCH_GET,
+            Phase::RawPut | Phase::TxnCommit | Phase::TxnCommitWide => ROCKS_PUT,
+        }
+    }
+
+    fn is_txn(self) -> bool {
+        matches!(
+            self,
+            Phase::TxnCommit | Phase::TxnCommitWide | Phase::TxnGet
+        )
+    }
+
+    /// The user key numbered `n` in this phase's key space.
+    fn key(self, n: u64) -> Vec<u8> {
+        match self {
+            Phase::RawPut | Phase::RawGet | Phase::RawBatchGet => raw_key(n),
+            Phase::TxnCommit | Phase::TxnGet => format!("bench/txn/{n:012}").into_bytes(),
+            Phase::TxnCommitWide => format!("bench/txn10/{n:012}").into_bytes(),
+        }
+    }
+
+    /// The numbers of the keys operation `i` touches.
+    fn numbers(self, i: u64, opts: &KvOptions) -> Vec<u64> {
+        match self {
+            Phase::RawBatchGet => batch_numbers(i, opts),
+            Phase::TxnCommitWide => (i * TXN_WIDE_KEYS..(i + 1) * TXN_WIDE_KEYS).collect(),
+            Phase::RawPut | Phase::RawGet | Phase::TxnCommit | Phase::TxnGet => vec![i],
+        }
+    }
+
+    /// The lowest and highest key of the phase, in the form regions are bounded by: raw keys
+    /// as they are (API V1), transactional keys memcomparable-encoded.
+    fn region_key_bounds(self, opts: &KvOptions) -> (Vec<u8>, Vec<u8>) {
+        let per_op = if self == Phase::TxnCommitWide {
+            TXN_WIDE_KEYS
+        } else {
+            1
+        };
+        let last = (opts.ops * per_op).saturating_sub(1);
+        (self.region_key(0), self.region_key(last))
+    }
+
+    fn region_key(self, n: u64) -> Vec<u8> {
+        let key = self.key(n);
+        if self.is_txn() {
+            Key::from_raw(&key).as_encoded().to_vec()
+        } else {
+            key
+        }
+    }
+}
+
+fn raw_key(n: u64) -> Vec<u8> {
+    format!("bench/raw/{n:012}").into_bytes()
+}
+
+/// The value stored under key number `n`: its little-endian bytes repeated, so a value read
+/// from the wrong key is noticed.
+fn value(n: u64, size: usize) -> Vec<u8> {
+    n.to_le_bytes().into_iter().cycle().take(size).collect()
+}
+
+/// The key numbers of batch get `i`: `batch` consecutive keys, wrapping within the `ops` keys
+/// the put phase wrote.
+fn batch_numbers(i: u64, opts: &KvOptions) -> Vec<u64> {
+    let batch = opts.batch.max(1) as u64;
+    (0..batch)
+        .map(|j| (i * batch + j) % opts.ops.max(1))
+        .collect()
+}
+
+fn workers(opts: &KvOptions) -> u64 {
+    opts.concurrency.max(1)
+}
+
+/// The operations worker `worker` runs.
+fn worker_ops(worker: u64, opts: &KvOptions) -> impl Iterator<Item = u64> {
+    (worker..opts.ops).step_by(workers(opts) as usize)
+}
+
+/// A read of `key` must have found `expected`.
+fn check_read(key: &[u8], read: Option<&[u8]>, expected: &[u8]) -> Result<(), String> {
+    match read {
+        None => Err(format!("{}: not found", show(key))),
+        Some(read) if read != expected => Err(format!(
+            "{}: read {} bytes that differ from the {} written",
+            show(key),
+            read.len(),
+            expected.len()
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A raw batch get must have returned each wanted `(key, value)`, without key errors.
+fn check_pairs(wanted: &[(Vec<u8>, Vec<u8>)], pairs: &[kvrpcpb::KvPair]) -> Result<(), String> {
+    let mut found = HashMap::new();
+    for pair in pairs {
+        check_key_error(pair.error.as_ref())?;
+        found.insert(pair.key.as_slice(), pair.value.as_slice());
+    }
+    wanted
+        .iter()
+        .try_for_each(|(key, value)| check_read(key, found.get(key.as_slice()).copied(), value))
+}
+
+fn check_region(error: Option<&errorpb::Error>) -> Result<(), String> {
+    match error {
+        None => Ok(()),
+        Some(error) if error.message.is_empty() => Err(format!("region error: {error:?}")),
+        Some(error) => Err(format!("region error: {}", error.message)),
+    }
+}
+
+fn check_key_error(error: Option<&kvrpcpb::KeyError>) -> Result<(), String> {
+    error.map_or(Ok(()), |error| Err(format!("key error: {error:?}")))
+}
+
+fn check_message(error: &str) -> Result<(), String> {
+    if error.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("error: {error}"))
+    }
+}
+
+fn transport(method: &str) -> impl FnOnce(tonic::Status) -> String + '_ {
+    move |status| format!("{method}: {status}")
+}
+
+fn show(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).escape_debug().to_string()
+}
+
+/// The nearest-rank `percent` percentile of `sorted` (ascending); zero when empty.
+fn percentile(sorted: &[Duration], percent: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (percent / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Latencies and errors of one worker, or of a whole phase once merged.
+#[derive(Default)]
+struct Tally {
+    ops: u64,
+    errors: u64,
+    /// The earliest error seen and when.
+    first_error: Option<(Instant, String)>,
+    latencies: Vec<Duration>,
+}
+
+impl Tally {
+    fn record(&mut self, latency: Duration, outcome: Result<(), String>) {
+        self.ops += 1;
+        self.latencies.push(latency);
+        if let Err(error) = outcome {
+            self.errors += 1;
+            self.first_error.get_or_insert((Instant::now(), error));
+        }
+    }
+
+    /// Adds a worker's tally, or counts all its `worker_ops` as failed when it did not finish.
+    fn merge_joined(&mut self, joined: Result<Tally, String>, worker_ops: u64) {
+        let other = joined.unwrap_or_else(|error| Tally {
+            ops: worker_ops,
+            errors: worker_ops,
+            first_error: Some((Instant::now(), error)),
+            latencies: Vec::new(),
+        });
+        self.ops += other.ops;
+        self.errors += other.errors;
+        self.latencies.extend(other.latencies);
+        let earlier = match (&self.first_error, &other.first_error) {
+            (Some((mine, _)), Some((theirs, _))) => theirs < mine,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if earlier {
+            self.first_error = other.first_error;
+        }
+    }
+
+    /// The phase's row; prints the phase's first error, if any, to stderr.
+    fn into_row(mut self, name: &str, elapsed: Duration) -> KvRow {
+        if let Some((_, error)) = &self.first_error {
+            eprintln!(
+                "{name}: {} of {} operations failed; first error: {error}",
+                self.errors, self.ops
+            );
+        }
+        self.latencies.sort_unstable();
+        KvRow {
+            name: name.to_string(),
+            ops: self.ops,
+            errors: self.errors,
+            elapsed,
+            p50: percentile(&self.latencies, 50.0),
+            p99: percentile(&self.latencies, 99.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn millis(values: impl IntoIterator<Item = u64>) -> Vec<Duration> {
+        values.into_iter().map(Duration::from_millis).collect()
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let hundred = millis(1..=100);
+        assert_eq!(percentile(&hundred, 50.0), Duration::from_millis(50));
+        assert_eq!(percentile(&hundred, 99.0), Duration::from_millis(99));
+        assert_eq!(percentile(&hundred, 100.0), Duration::from_millis(100));
+        let ten = millis(1..=10);
+        assert_eq!(percentile(&ten, 99.0), Duration::from_millis(10));
+        assert_eq!(percentile(&ten, 50.0), Duration::from_millis(5));
+        assert_eq!(percentile(&millis([7]), 50.0), Duration::from_millis(7));
+        assert_eq!(percentile(&[], 99.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn wrong_or_missing_reads_are_errors() {
+        let key = raw_key(3);
+        assert!(check_read(&key, Some(&value(3, 16)), &value(3, 16)).is_ok());
+        assert!(check_read(&key, Some(&value(4, 16)), &value(3, 16)).is_err());
+        assert!(check_read(&key, None, &value(3, 16)).is_err());
+        let wanted = vec![(raw_key(1), value(1, 8)), (raw_key(2), value(2, 8))];
+        let pair = |n: u64| kvrpcpb::KvPair {
+            key: raw_key(n),
+            value: value(n, 8),
+            ..Default::default()
+        };
+        assert!(check_pairs(&wanted, &[pair(2), pair(1)]).is_ok());
+        assert!(check_pairs(&wanted, &[pair(1)]).is_err());
+        let mut locked = pair(2);
+        locked.error = Some(kvrpcpb::KeyError::default());
+        assert!(check_pairs(&wanted, &[pair(1), locked]).is_err());
+    }
+
+    #[test]
+    fn workers_split_the_operations() {
+        let opts = KvOptions {
+            ops: 10,
+            concurrency: 3,
+            ..KvOptions::default()
+        };
+        let mut all: Vec<u64> = (0..3).flat_map(|w| worker_ops(w, &opts)).collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(batch_numbers(0, &opts), (0..10).collect::<Vec<_>>());
+        assert_eq!(batch_numbers(1, &opts), (0..10).collect::<Vec<_>>());
+    }
+
+    fn row(name: &str, ops: u64, millis: u64) -> KvRow {
+        KvRow {
+            name: name.into(),
+            ops,
+            errors: 0,
+            elapsed: Duration::from_millis(millis),
+            p50: Duration::from_micros(12),
+            p99: Duration::from_micros(345),
+        }
+    }
+
+    #[test]
+    fn markdown_has_rows_and_ratios() {
+        let rocks = [
+            row(ROCKS_PUT, 1000, 100),
+            row(ROCKS_GET, 1000, 10),
+            row(ROCKS_BATCH_GET, 1000, 50),
+        ];
+        let grpc = [
+            row(Phase::RawPut.name(), 1000, 1000),
+            row(Phase::RawGet.name(), 1000, 400),
+            row(Phase::RawBatchGet.name(), 1000, 500),
+            row(Phase::TxnCommitWide.name(), 1000, 2000),
+            row(Phase::TxnGet.name(), 1000, 1000),
+            row("something else", 10, 1000),
+        ];
+        let table = markdown(&rocks, &grpc, &KvOptions::default());
+        assert!(table.contains("| operation | ops/s | p50 µs | p99 µs | errors | vs RocksDB |"));
+        assert!(table.contains("| rocksdb put | 10000 | 12.0 | 345.0 | 0 | baseline |"));
+        assert!(table
+            .contains("| basalt raw put (gRPC) | 1000 | 12.0 | 345.0 | 0 | 0.100× rocksdb put |"));
+        assert!(table
+            .contains("| basalt raw get (gRPC) | 2500 | 12.0 | 345.0 | 0 | 0.025× rocksdb get |"));
+        assert!(table.contains("| 2000 | 12.0 | 345.0 | 0 | 0.100× rocksdb batch get |"));
+        assert!(
+            table.contains("10 keys (gRPC, 2PC) | 500 | 12.0 | 345.0 | 0 | 0.050× rocksdb put |")
+        );
+        assert!(table.contains(
+            "| basalt txn point get (gRPC) | 1000 | 12.0 | 345.0 | 0 | 0.010× rocksdb get |"
+        ));
+        assert!(table.contains("| something else | 10 | 12.0 | 345.0 | 0 | n/a |"));
+    }
+
+    fn small() -> KvOptions {
+        KvOptions {
+            ops: 200,
+            concurrency: 4,
+            value_size: 64,
+            sync_log: false,
+            batch: 10,
+        }
+    }
+
+    fn assert_clean(rows: &[KvRow], count: usize) {
+        assert_eq!(rows.len(), count, "{rows:?}");
+        for row in rows {
+            assert_eq!(row.errors, 0, "{row:?}");
+            assert_eq!(row.ops, 200, "{row:?}");
+            assert!(row.p50 > Duration::ZERO && row.p99 >= row.p50, "{row:?}");
+        }
+    }
+
+    #[test]
+    fn rocksdb_baseline_reads_back_what_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = rocksdb_baseline(&dir.path().join("rocksdb"), &small()).unwrap();
+        assert_clean(&rows, 3);
+    }
+
+    /// A single-node server in-process, on a runtime of the test's own.
+    struct TestServer {
+        addrs: basalt_server::BoundAddrs,
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<basalt_server::Result<()>>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl TestServer {
+        async fn start() -> TestServer {
+            let dir = tempfile::tempdir().unwrap();
+            let local = "127.0.0.1:0".parse().unwrap();
+            let config = basalt_server::Config {
+                data_dir: dir.path().join("basalt"),
+                addr: local,
+                pd_addr: local,
+                status_addr: local,
+                sync_log: false,
+                ..basalt_server::Config::default()
+            };
+            let (ready, addrs) = tokio::sync::oneshot::channel();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(basalt_server::run(
+                config,
+                move |addrs| {
+                    let _ = ready.send(addrs);
+                },
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            let addrs = tokio::time::timeout(Duration::from_secs(60), addrs)
+                .await
+                .expect("the server is ready within a minute")
+                .expect("the server started");
+            TestServer {
+                addrs,
+                stop,
+                task,
+                _dir: dir,
+            }
+        }
+
+        fn kv(&self) -> String {
+            self.addrs.kv.to_string()
+        }
+
+        fn pd(&self) -> String {
+            self.addrs.pd.to_string()
+        }
+
+        async fn shut_down(self) {
+            let _ = self.stop.send(());
+            self.task.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grpc_phases_run_clean_against_a_server() {
+        let server = TestServer::start().await;
+        let rows = grpc(&server.kv(), &server.pd(), &small()).await.unwrap();
+        assert_clean(&rows, Phase::ALL.len());
+        server.shut_down().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wrong_region_and_missing_values_are_errors() {
+        let server = TestServer::start().await;
+        let opts = small();
+        let mut pd = Pd::connect(&server.pd()).await.unwrap();
+        let bench = GrpcBench::connect(&server.kv(), &mut pd, &opts)
+            .await
+            .unwrap();
+        let mut bogus = pd.context_for(Phase::RawPut, &opts).await.unwrap();
+        bogus.region_id += 1_000_000;
+        let put = bench.run_phase(Phase::RawPut, bogus).await;
+        assert_eq!((put.ops, put.errors), (200, 200));
+        // The puts failed, so nothing is there to read.
+        for phase in [Phase::RawGet, Phase::RawBatchGet, Phase::TxnGet] {
+            let context = pd.context_for(phase, &opts).await.unwrap();
+            let read = bench.run_phase(phase, context).await;
+            assert_eq!((read.ops, read.errors), (200, 200), "{phase:?}");
+        }
+        server.shut_down().await;
+    }
+}

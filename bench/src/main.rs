@@ -1,0 +1,502 @@
+//! `basalt-bench`: Basalt side by side with what a user would pick instead, in one run on one
+//! machine, written as Markdown to stdout and `bench/results/latest.md` with a scaling plot.
+//!
+//! - Analytic: TPC-H lineitem at `--sf` bulk-loaded into a single-node store; TPC-H Q1 and Q6,
+//!   a selective `count(*)`, a `GROUP BY l_orderkey` sum and a top-N, pushed down as TiDB
+//!   does, through the `Coprocessor` RPC over one region and over `--regions` regions; next to
+//!   a bare RocksDB iterator over the same keys in the same store (the row path's limit),
+//!   DuckDB with one thread on the same rows, and a plain Rust loop over in-memory columns
+//!   (the compute limit). Every path's answer is checked against the plain loop's.
+//! - KV: raw and transactional operations through gRPC next to RocksDB in-process.
+//! - Scaling: the pushed-down queries at several scale factors, as a table and a PNG.
+//!
+//! ```text
+//! cargo build --release -p basalt-server -p basalt-bench
+//! target/release/basalt-bench                       # SF 1, scaling 0.1,0.3,1,3
+//! target/release/basalt-bench --sf 0.1 --scaling 0.01,0.1 --runs 3 --skip-kv
+//! ```
+
+mod answer;
+mod compute;
+mod copr;
+mod dag;
+mod duckdb;
+mod kv;
+mod lineitem;
+mod load;
+mod plot;
+mod report;
+mod server;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+
+use crate::answer::Answer;
+use crate::dag::{Kind, Query};
+use crate::report::{mib, mrows, ratio, table, Samples};
+
+#[derive(Debug, Parser)]
+struct Flags {
+    /// TPC-H scale factor of the main analytic run.
+    #[arg(long, default_value_t = 1.0)]
+    sf: f64,
+    /// Timed runs per measurement (after one warm-up run); the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Regions the table is split into for the second coprocessor measurement.
+    #[arg(long, default_value_t = 16)]
+    regions: usize,
+    /// Coprocessor requests in flight at once (TiDB's distsql concurrency).
+    #[arg(long, default_value_t = 4)]
+    copr_concurrency: usize,
+    /// Scale factors of the scaling run, comma-separated; empty skips it.
+    #[arg(long, default_value = "0.1,0.3,1,3")]
+    scaling: String,
+    /// Skip DuckDB.
+    #[arg(long)]
+    skip_duckdb: bool,
+    /// Skip the KV measurements.
+    #[arg(long)]
+    skip_kv: bool,
+    /// KV operations per measurement.
+    #[arg(long, default_value_t = 20_000)]
+    kv_ops: u64,
+    /// Concurrent KV clients.
+    #[arg(long, default_value_t = 16)]
+    kv_concurrency: u64,
+    /// Where latest.md and the plot go.
+    #[arg(long, default_value = "bench/results")]
+    out: PathBuf,
+    /// Where data directories are made (a temporary directory inside it).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+/// One query's measurements at one scale factor.
+#[derive(Clone)]
+struct Measured {
+    name: &'static str,
+    kind: Kind,
+    one_region: Samples,
+    many_regions: Option<Samples>,
+    /// Server CPU seconds per run over one region.
+    cpu_per_run: Option<f64>,
+    peak_rss: Option<u64>,
+    compute: Samples,
+    duckdb: Option<Samples>,
+    /// The plain loop's answer, which every path must give.
+    expected: Answer,
+    /// Every path's answer agrees with the plain loop's, or where it does not.
+    agree: Result<(), String>,
+}
+
+/// One scale factor's analytic run.
+#[derive(Clone)]
+struct Analytic {
+    sf: f64,
+    rows: u64,
+    load: Duration,
+    scan: Samples,
+    regions: usize,
+    queries: Vec<Measured>,
+}
+
+fn now_ts() -> u64 {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    // A minute ago: below any timestamp the server's PD hands out.
+    (ms - 60_000) << 18
+}
+
+async fn measure_async<T, F, Fut>(runs: usize, mut f: F) -> Result<(Samples, T), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let mut last = f().await?;
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        last = f().await?;
+        times.push(started.elapsed());
+    }
+    Ok((Samples { times }, last))
+}
+
+/// Runs `query` over `tasks`: timings, server CPU per run, peak RSS, and the merged answer.
+async fn run_copr(
+    client: &mut copr::Client,
+    server: &server::Server,
+    query: &Query,
+    tasks: &[copr::Task],
+    flags: &Flags,
+) -> Result<(Samples, Option<f64>, Option<u64>, Answer), String> {
+    let ts = client.tso().await?;
+    server.reset_peak_rss();
+    let cpu_before = server.cpu_seconds();
+    let client_ref = &*client;
+    let (samples, responses) = measure_async(flags.runs, || {
+        client_ref.run(query, tasks, ts, flags.copr_concurrency)
+    })
+    .await?;
+    let cpu = match (cpu_before, server.cpu_seconds()) {
+        (Some(before), Some(after)) => Some((after - before) / (flags.runs + 1) as f64),
+        _ => None,
+    };
+    let answer = answer::merge(query.kind, &responses, &query.output)?;
+    Ok((samples, cpu, server.peak_rss(), answer))
+}
+
+fn agree_all(checks: &[(&str, Result<(), String>)]) -> Result<(), String> {
+    let failures: Vec<String> = checks
+        .iter()
+        .filter_map(|(path, check)| check.as_ref().err().map(|e| format!("{path}: {e}")))
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
+}
+
+/// Loads SF `sf`, measures the bare scan, the compute limit and the coprocessor paths; with
+/// `kv`, the KV measurements too (on the same server).
+async fn analytic(
+    flags: &Flags,
+    sf: f64,
+    many: bool,
+    kv: bool,
+) -> Result<(Analytic, Option<String>), String> {
+    let work = match &flags.work_dir {
+        Some(dir) => tempfile::tempdir_in(dir),
+        None => tempfile::tempdir(),
+    }
+    .map_err(|e| format!("a work directory: {e}"))?;
+    let data_dir = work.path().join("store");
+    let loaded = load::load(&data_dir, sf, now_ts())?;
+    let rows = loaded.data.len() as u64;
+    eprintln!(
+        "SF {sf}: loaded {rows} rows ({:.0} MiB) in {:.1?}",
+        loaded.bytes as f64 / (1 << 20) as f64,
+        loaded.took
+    );
+    let scan = {
+        let engine = load::open(&data_dir)?;
+        let (scan, (seen, _)) = Samples::measure(flags.runs, || load::bare_scan(&engine))?;
+        if seen != rows {
+            return Err(format!("the bare scan saw {seen} rows, not {rows}"));
+        }
+        scan
+    };
+    let queries = dag::queries();
+    let server = server::Server::start(&data_dir)?;
+    let mut client = copr::Client::connect(&server.kv, &server.pd).await?;
+    let one = client.tasks().await?;
+    let mut measured = Vec::new();
+    for query in &queries {
+        let (compute, expected) =
+            Samples::measure(flags.runs, || Ok(compute::run(query.kind, &loaded.data)))?;
+        let (one_region, cpu_per_run, peak_rss, got) =
+            run_copr(&mut client, &server, query, &one, flags).await?;
+        eprintln!("SF {sf}: {} over one region: {}", query.name, got.summary());
+        measured.push(Measured {
+            name: query.name,
+            kind: query.kind,
+            one_region,
+            many_regions: None,
+            cpu_per_run,
+            peak_rss,
+            compute,
+            duckdb: None,
+            agree: answer::check(&got, &expected),
+            expected,
+        });
+    }
+    let mut regions = one.len();
+    if many && flags.regions > 1 {
+        client.split_table(flags.regions, rows).await?;
+        let tasks = client.tasks().await?;
+        regions = tasks.len();
+        for (query, slot) in queries.iter().zip(measured.iter_mut()) {
+            let (samples, _, _, got) = run_copr(&mut client, &server, query, &tasks, flags).await?;
+            let one_region = std::mem::replace(&mut slot.agree, Ok(()));
+            slot.agree = agree_all(&[
+                ("one region", one_region),
+                ("many regions", answer::check(&got, &slot.expected)),
+            ]);
+            slot.many_regions = Some(samples);
+        }
+    }
+    let kv_report = if kv {
+        Some(kv_part(flags, &server, work.path()).await?)
+    } else {
+        None
+    };
+    drop(server);
+    Ok((
+        Analytic {
+            sf,
+            rows,
+            load: loaded.took,
+            scan,
+            regions,
+            queries: measured,
+        },
+        kv_report,
+    ))
+}
+
+async fn kv_part(
+    flags: &Flags,
+    server: &server::Server,
+    work: &std::path::Path,
+) -> Result<String, String> {
+    let options = kv::KvOptions {
+        ops: flags.kv_ops,
+        concurrency: flags.kv_concurrency,
+        value_size: 100,
+        sync_log: true,
+        batch: 10,
+    };
+    let grpc = kv::grpc(&server.kv, &server.pd, &options).await?;
+    let rocks = kv::rocksdb_baseline(&work.join("rocksdb-baseline"), &options)?;
+    Ok(kv::markdown(&rocks, &grpc, &options))
+}
+
+/// DuckDB's timings joined to `run`'s queries; DuckDB's scalar answers are checked too.
+fn add_duckdb(run: &mut Analytic, flags: &Flags) -> Result<(), String> {
+    let queries = dag::queries();
+    let duck = duckdb::run(run.sf, flags.runs, &queries)?;
+    if duck.rows != run.rows {
+        return Err(format!(
+            "DuckDB generated {} rows, Basalt {}",
+            duck.rows, run.rows
+        ));
+    }
+    for measured in &mut run.queries {
+        let Some(times) = duck.queries.get(measured.name) else {
+            continue;
+        };
+        measured.duckdb = Some(Samples {
+            times: times.samples.clone(),
+        });
+        if matches!(measured.kind, Kind::Q6 | Kind::CountFiltered) {
+            let value = times
+                .answer
+                .first()
+                .and_then(|row| row.first())
+                .map(|v| v.to_string().trim_matches('"').to_string());
+            let check = match value.as_deref().map(answer::millionths) {
+                Some(Ok(v)) => {
+                    let reference = compute_scalar(measured);
+                    (Some(v) == reference)
+                        .then_some(())
+                        .ok_or(format!("DuckDB answered {v}, expected {reference:?}"))
+                }
+                _ => Err("DuckDB gave no number".to_string()),
+            };
+            let previous = std::mem::replace(&mut measured.agree, Ok(()));
+            measured.agree = agree_all(&[("basalt", previous), ("duckdb", check)]);
+        }
+    }
+    Ok(())
+}
+
+/// The plain loop's answer of a one-number query.
+fn compute_scalar(measured: &Measured) -> Option<i128> {
+    match measured.expected {
+        Answer::Scalar(value) => Some(value),
+        _ => None,
+    }
+}
+
+fn analytic_table(run: &Analytic) -> String {
+    let mut rows = Vec::new();
+    let scan_rate = run.scan.rates(run.rows).0;
+    for q in &run.queries {
+        let basalt = q.one_region.rates(run.rows).0;
+        let compute = q.compute.rates(run.rows).0;
+        let duck = q.duckdb.as_ref().map_or(0.0, |d| d.rates(run.rows).0);
+        let per_cpu = q
+            .cpu_per_run
+            .filter(|cpu| *cpu > 0.0)
+            .map_or("–".into(), |cpu| {
+                format!("{:.2}", run.rows as f64 / cpu / 1e6)
+            });
+        rows.push(vec![
+            q.name.to_string(),
+            mrows(&q.one_region, run.rows),
+            q.many_regions
+                .as_ref()
+                .map_or("–".into(), |s| mrows(s, run.rows)),
+            per_cpu,
+            mrows(&run.scan, run.rows),
+            q.duckdb.as_ref().map_or("–".into(), |s| mrows(s, run.rows)),
+            mrows(&q.compute, run.rows),
+            ratio(basalt, scan_rate),
+            ratio(basalt, duck),
+            ratio(basalt, compute),
+            mib(q.peak_rss),
+            match &q.agree {
+                Ok(()) => "yes".into(),
+                Err(e) => format!("NO: {e}"),
+            },
+        ]);
+    }
+    let header = [
+        "query",
+        "Basalt, 1 region",
+        &format!("Basalt, {} regions", run.regions),
+        "Basalt per server CPU-second",
+        "bare RocksDB scan",
+        "DuckDB, 1 thread",
+        "compute limit",
+        "Basalt / scan",
+        "Basalt / DuckDB",
+        "Basalt / compute",
+        "server peak RSS MiB",
+        "same answer",
+    ];
+    table(&header, &rows)
+}
+
+fn main() {
+    let flags = Flags::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("basalt-bench: {err}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(err) = runtime.block_on(run(&flags)) {
+        eprintln!("basalt-bench: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn scaling_factors(flags: &Flags) -> Result<Vec<f64>, String> {
+    flags
+        .scaling
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("scale factor {s:?}"))
+        })
+        .collect()
+}
+
+async fn run(flags: &Flags) -> Result<(), String> {
+    let factors = scaling_factors(flags)?;
+    let (mut main_run, kv_report) = analytic(flags, flags.sf, true, !flags.skip_kv).await?;
+    if !flags.skip_duckdb {
+        add_duckdb(&mut main_run, flags)?;
+    }
+    let mut scaling = Vec::new();
+    for sf in factors {
+        if (sf - flags.sf).abs() < 1e-9 {
+            continue;
+        }
+        let (run, _) = analytic(flags, sf, false, false).await?;
+        scaling.push(run);
+    }
+    let markdown = render(flags, &main_run, kv_report.as_deref(), &mut scaling)?;
+    println!("{markdown}");
+    std::fs::create_dir_all(&flags.out).map_err(|e| format!("{}: {e}", flags.out.display()))?;
+    let path = flags.out.join("latest.md");
+    std::fs::write(&path, &markdown).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("written to {}", path.display());
+    Ok(())
+}
+
+fn render(
+    flags: &Flags,
+    main_run: &Analytic,
+    kv_report: Option<&str>,
+    scaling: &mut Vec<Analytic>,
+) -> Result<String, String> {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mut out = format!(
+        "# basalt-bench\n\n{} on a {cores}-core machine; medians of {} warm runs \
+         [slowest–fastest]; rates in millions of lineitem rows per second.\n\n",
+        date(),
+        flags.runs
+    );
+    out.push_str(&format!(
+        "## Analytic: TPC-H SF {} lineitem, {} rows (bulk load {:.1?})\n\n",
+        main_run.sf, main_run.rows, main_run.load
+    ));
+    out.push_str(&analytic_table(main_run));
+    out.push_str(&format!(
+        "\nCoprocessor requests: {} at a time. \"Per server CPU-second\": rows over the \
+         server's user+system CPU time of one run over one region (one core's worth of \
+         work). Bare scan: one iterator over the table's write records in the same RocksDB \
+         (rows are inlined there). Compute limit: a plain loop over in-memory integer \
+         columns, one thread.\n",
+        flags.copr_concurrency
+    ));
+    if let Some(kv) = kv_report {
+        out.push_str("\n## KV\n\n");
+        out.push_str(kv);
+    }
+    if !scaling.is_empty() {
+        scaling.push(main_run.clone());
+        scaling.sort_by(|a, b| a.sf.total_cmp(&b.sf));
+        out.push_str(&scaling_section(flags, scaling)?);
+    }
+    Ok(out)
+}
+
+fn scaling_section(flags: &Flags, runs: &[Analytic]) -> Result<String, String> {
+    let mut header = vec!["query".to_string()];
+    header.extend(
+        runs.iter()
+            .map(|r| format!("SF {} ({} rows)", r.sf, r.rows)),
+    );
+    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+    let names: Vec<&'static str> = runs[0].queries.iter().map(|q| q.name).collect();
+    let mut rows = Vec::new();
+    let mut series = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let mut row = vec![name.to_string()];
+        let mut points = Vec::new();
+        for run in runs {
+            let seconds = run.queries[i].one_region.median().as_secs_f64();
+            row.push(format!("{seconds:.3} s"));
+            points.push((run.sf, seconds));
+        }
+        rows.push(row);
+        series.push(plot::Series {
+            label: format!("Basalt {name}"),
+            points,
+        });
+    }
+    let png = flags.out.join("scaling.png");
+    std::fs::create_dir_all(&flags.out).map_err(|e| format!("{}: {e}", flags.out.display()))?;
+    plot::scaling_png(
+        &png,
+        "Pushed-down queries over one region: time by scale factor",
+        &series,
+    )?;
+    Ok(format!(
+        "\n## Scaling: median time over one region\n\n{}\n![scaling](scaling.png)\n",
+        table(&header_refs, &rows)
+    ))
+}
+
+fn date() -> String {
+    std::process::Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map_or_else(|| "today".into(), |s| s.trim().to_string())
+}
