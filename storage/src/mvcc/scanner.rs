@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use super::{check_lock_conflict, Key, Lock, MvccReader};
+use super::{check_lock_conflict, Key, Lock, MvccReader, Write, WriteType};
 use crate::engine::{EngineIterator, IterOptions, Snapshot, CF_LOCK, CF_WRITE};
 use crate::error::Result;
 
@@ -119,8 +119,15 @@ pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<Scann
             }
         };
         let key = Key::from_encoded(current);
+        // Forward, the write cursor sits on the key's newest version: the visible one is found
+        // by stepping through the versions, with no seek per key.
+        let mut stepped = None;
         if order != Ordering::Greater {
-            skip_versions(&mut writes, &key)?;
+            if options.reverse {
+                skip_versions(&mut writes, &key)?;
+            } else {
+                stepped = Some(visible_forward(&mut writes, &key, options, &reader)?);
+            }
         }
         if let Some(lock) = lock.as_ref().filter(|_| !options.ignore_locks) {
             if let Err(err) =
@@ -147,7 +154,9 @@ pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<Scann
             // which the write cursor would have shown first.
             continue;
         }
-        let visible = if options.key_only {
+        let visible = if let Some(visible) = stepped {
+            visible
+        } else if options.key_only {
             reader
                 .get_write(&key, options.read_ts)?
                 .filter(|(_, write)| write.write_type == super::WriteType::Put)
@@ -163,6 +172,41 @@ pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<Scann
         }
     }
     Ok(entries)
+}
+
+/// Walks the write cursor (forward, on `key`'s newest version) past every version of `key`,
+/// answering the value visible at the read timestamp: the newest put or delete committed at or
+/// before it, lock and rollback records skipped.
+fn visible_forward<I: EngineIterator, S: Snapshot>(
+    cursor: &mut Cursor<I>,
+    key: &Key,
+    options: &ScanOptions,
+    reader: &MvccReader<S>,
+) -> Result<Option<Vec<u8>>> {
+    let mut visible: Option<Option<Vec<u8>>> = None;
+    while cursor.valid {
+        let (found, commit_ts) = Key::split_on_ts(cursor.iter.key())?;
+        if found != key.as_encoded() {
+            break;
+        }
+        if visible.is_none() && commit_ts <= options.read_ts {
+            let mut write = Write::parse(cursor.iter.value())?;
+            match write.write_type {
+                WriteType::Put if options.key_only => visible = Some(Some(Vec::new())),
+                WriteType::Put => {
+                    let value = match write.short_value.take() {
+                        Some(value) => value,
+                        None => reader.load_data(key, &write)?,
+                    };
+                    visible = Some(Some(value));
+                }
+                WriteType::Delete => visible = Some(None),
+                WriteType::Lock | WriteType::Rollback => {}
+            }
+        }
+        cursor.step()?;
+    }
+    Ok(visible.flatten())
 }
 
 /// Moves the write cursor past every version of `key`.
