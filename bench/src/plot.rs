@@ -109,6 +109,8 @@ fn draw(path: &Path, title: &str, lines: &[Series]) -> Result<(), Box<dyn std::e
         .configure_mesh()
         .x_desc("TPC-H scale factor")
         .y_desc("seconds (median)")
+        .x_label_formatter(&|v| short_number(*v))
+        .y_label_formatter(&|v| short_number(*v))
         .label_style((FONT_FAMILY, 16))
         .axis_desc_style((FONT_FAMILY, 18))
         .draw()?;
@@ -178,6 +180,17 @@ fn first_ttf(dir: &Path) -> Option<PathBuf> {
     })
 }
 
+/// An axis label: at most four significant digits, no trailing zeros.
+fn short_number(value: f64) -> String {
+    let text = format!("{value:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if value != 0.0 && (text.is_empty() || text == "0" || text == "-0") {
+        format!("{value:.1e}")
+    } else {
+        text.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +217,14 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.starts_with(PNG_SIGNATURE));
         assert!(bytes.len() > 8 * 1024, "only {} bytes", bytes.len());
+    }
+
+    #[test]
+    fn axis_labels_are_short() {
+        assert_eq!(short_number(0.6000000000001), "0.6");
+        assert_eq!(short_number(3.0), "3");
+        assert_eq!(short_number(0.0001), "0.0001");
+        assert_eq!(short_number(0.00001), "1.0e-5");
     }
 
     #[test]
