@@ -27,6 +27,8 @@ pub struct Loaded {
     pub bytes: u64,
     /// How long generating and writing took.
     pub took: Duration,
+    /// The rows (key, row-v2 value) in key order, when asked for.
+    pub pairs: Option<Vec<(Vec<u8>, Vec<u8>)>>,
 }
 
 /// The RocksDB of a store's data directory, opened as the server opens it.
@@ -35,16 +37,21 @@ pub fn open(data_dir: &Path) -> Result<RocksEngine, String> {
 }
 
 /// Loads lineitem at `sf` into `data_dir`'s store, committed at `commit_ts` (started at
-/// `commit_ts - 1`), and flushes it to SST files.
-pub fn load(data_dir: &Path, sf: f64, commit_ts: u64) -> Result<Loaded, String> {
+/// `commit_ts - 1`), and flushes it to SST files; with `keep_pairs` the rows are kept in memory
+/// too.
+pub fn load(data_dir: &Path, sf: f64, commit_ts: u64, keep_pairs: bool) -> Result<Loaded, String> {
     let started = Instant::now();
     let engine = open(data_dir)?;
     let mut batch: Vec<Modify> = Vec::with_capacity(BATCH_ROWS);
     let mut bytes = 0u64;
     let mut failed = None;
+    let mut pairs = keep_pairs.then(Vec::new);
     let data = lineitem::generate(sf, |raw_key, row| {
         if failed.is_some() {
             return;
+        }
+        if let Some(pairs) = pairs.as_mut() {
+            pairs.push((raw_key.clone(), row.clone()));
         }
         let key = Key::from_raw(&raw_key);
         let start_ts = commit_ts - 1;
@@ -84,6 +91,7 @@ pub fn load(data_dir: &Path, sf: f64, commit_ts: u64) -> Result<Loaded, String> 
         data,
         bytes,
         took: started.elapsed(),
+        pairs,
     })
 }
 
@@ -122,7 +130,8 @@ mod tests {
     #[test]
     fn a_loaded_table_is_scanned_row_for_row() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let loaded = load(dir.path(), 0.001, 1000).expect("load");
+        let loaded = load(dir.path(), 0.001, 1000, true).expect("load");
+        assert_eq!(loaded.pairs.as_ref().map(Vec::len), Some(loaded.data.len()));
         let engine = open(dir.path()).expect("reopen");
         let (rows, bytes) = bare_scan(&engine).expect("scan");
         assert_eq!(rows as usize, loaded.data.len());

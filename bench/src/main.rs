@@ -21,6 +21,7 @@ mod compute;
 mod copr;
 mod dag;
 mod duckdb;
+mod exec;
 mod kv;
 mod lineitem;
 mod load;
@@ -85,6 +86,8 @@ struct Measured {
     cpu_per_run: Option<f64>,
     peak_rss: Option<u64>,
     compute: Samples,
+    /// Basalt's executors in-process over rows in memory (main run only).
+    executors: Option<Samples>,
     duckdb: Option<Samples>,
     /// The plain loop's answer, which every path must give.
     expected: Answer,
@@ -176,7 +179,8 @@ async fn analytic(
     }
     .map_err(|e| format!("a work directory: {e}"))?;
     let data_dir = work.path().join("store");
-    let loaded = load::load(&data_dir, sf, now_ts())?;
+    let mut loaded = load::load(&data_dir, sf, now_ts(), many)?;
+    let in_memory = loaded.pairs.take().map(exec::SortedRows::new);
     let rows = loaded.data.len() as u64;
     eprintln!(
         "SF {sf}: loaded {rows} rows ({:.0} MiB) in {:.1?}",
@@ -202,6 +206,16 @@ async fn analytic(
         let (one_region, cpu_per_run, peak_rss, got) =
             run_copr(&mut client, &server, query, &one, flags).await?;
         eprintln!("SF {sf}: {} over one region: {}", query.name, got.summary());
+        let mut checks = vec![("one region", answer::check(&got, &expected))];
+        let executors = match &in_memory {
+            Some(rows) => {
+                let (samples, response) = Samples::measure(flags.runs, || exec::run(query, rows))?;
+                let local = answer::merge(query.kind, &[response], &query.output)?;
+                checks.push(("executors alone", answer::check(&local, &expected)));
+                Some(samples)
+            }
+            None => None,
+        };
         measured.push(Measured {
             name: query.name,
             kind: query.kind,
@@ -210,8 +224,9 @@ async fn analytic(
             cpu_per_run,
             peak_rss,
             compute,
+            executors,
             duckdb: None,
-            agree: answer::check(&got, &expected),
+            agree: agree_all(&checks),
             expected,
         });
     }
@@ -222,9 +237,9 @@ async fn analytic(
         regions = tasks.len();
         for (query, slot) in queries.iter().zip(measured.iter_mut()) {
             let (samples, _, _, got) = run_copr(&mut client, &server, query, &tasks, flags).await?;
-            let one_region = std::mem::replace(&mut slot.agree, Ok(()));
+            let before = std::mem::replace(&mut slot.agree, Ok(()));
             slot.agree = agree_all(&[
-                ("one region", one_region),
+                ("one region", before),
                 ("many regions", answer::check(&got, &slot.expected)),
             ]);
             slot.many_regions = Some(samples);
@@ -333,6 +348,9 @@ fn analytic_table(run: &Analytic) -> String {
                 .as_ref()
                 .map_or("–".into(), |s| mrows(s, run.rows)),
             per_cpu,
+            q.executors
+                .as_ref()
+                .map_or("–".into(), |s| mrows(s, run.rows)),
             mrows(&run.scan, run.rows),
             q.duckdb.as_ref().map_or("–".into(), |s| mrows(s, run.rows)),
             mrows(&q.compute, run.rows),
@@ -351,6 +369,7 @@ fn analytic_table(run: &Analytic) -> String {
         "Basalt, 1 region",
         &format!("Basalt, {} regions", run.regions),
         "Basalt per server CPU-second",
+        "Basalt executors alone",
         "bare RocksDB scan",
         "DuckDB, 1 thread",
         "compute limit",
@@ -438,9 +457,10 @@ fn render(
     out.push_str(&format!(
         "\nCoprocessor requests: {} at a time. \"Per server CPU-second\": rows over the \
          server's user+system CPU time of one run over one region (one core's worth of \
-         work). Bare scan: one iterator over the table's write records in the same RocksDB \
-         (rows are inlined there). Compute limit: a plain loop over in-memory integer \
-         columns, one thread.\n",
+         work). Executors alone: the same DAG run in-process by `DagRunner` over the rows \
+         held in memory (no RocksDB, MVCC or gRPC). Bare scan: one iterator over the \
+         table's write records in the same RocksDB (rows are inlined there). Compute \
+         limit: a plain loop over in-memory integer columns, one thread.\n",
         flags.copr_concurrency
     ));
     if let Some(kv) = kv_report {
