@@ -214,14 +214,19 @@ impl AggrFunction {
                 if let Some(value) = added {
                     *count += 1;
                     *sum = Some(match (sum.take(), value) {
-                        (None, value) => value,
-                        (Some(Partial::Decimal(a)), Partial::Decimal(b)) => match a.add(&b) {
-                            Ok(total) => Partial::Decimal(total),
-                            Err(_) => {
-                                ctx.handle(Error::overflow("DECIMAL", "SUM"))?;
-                                Partial::Decimal(a)
+                        (previous, Partial::Decimal(b))
+                            if !matches!(previous, Some(Partial::Real(_))) =>
+                        {
+                            let kept = previous.clone();
+                            match Partial::add_decimal(previous, b) {
+                                Ok(total) => total,
+                                Err(_) => {
+                                    ctx.handle(Error::overflow("DECIMAL", "SUM"))?;
+                                    kept.unwrap_or(Partial::Decimal(Decimal::zero()))
+                                }
                             }
-                        },
+                        }
+                        (None, value) => value,
                         (Some(Partial::Real(a)), Partial::Real(b)) => Partial::Real(a + b),
                         _ => return Err(Error::InvalidExpr("SUM over mixed types".into())),
                     });
@@ -341,12 +346,47 @@ impl AggrFunction {
 pub enum Partial {
     /// Exact sum.
     Decimal(Decimal),
+    /// Exact sum kept as `v / 10^frac` in an `i128` while it fits (SUM's fast path); it turns
+    /// into a `Decimal` before anything else is done with it.
+    Scaled(i128, u8),
     /// Floating sum.
     Real(f64),
 }
 
 impl Partial {
+    /// A `Scaled` sum as the `Decimal` it stands for; other values unchanged.
+    fn settled(&self) -> Result<Partial> {
+        Ok(match self {
+            Partial::Scaled(v, frac) => Partial::Decimal(
+                Decimal::from_scaled_i128(*v, *frac)
+                    .map_err(|_| Error::overflow("DECIMAL", "SUM"))?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// Folds `value` (a row's decimal) into a sum, on the scaled fast path while every step
+    /// fits an `i128`.
+    fn add_decimal(sum: Option<Partial>, value: Decimal) -> Result<Partial> {
+        Ok(match sum {
+            None => match value.to_scaled_i128() {
+                Some((v, frac)) => Partial::Scaled(v, frac),
+                None => Partial::Decimal(value),
+            },
+            Some(Partial::Scaled(acc, frac)) => match value.add_to_scaled((acc, frac)) {
+                Some((v, frac)) => Partial::Scaled(v, frac),
+                None => Partial::Scaled(acc, frac)
+                    .settled()?
+                    .add(&Partial::Decimal(value))?,
+            },
+            Some(other) => other.add(&Partial::Decimal(value))?,
+        })
+    }
+
     fn add(&self, other: &Partial) -> Result<Partial> {
+        if matches!(self, Partial::Scaled(..)) || matches!(other, Partial::Scaled(..)) {
+            return self.settled()?.add(&other.settled()?);
+        }
         Ok(match (self, other) {
             (Partial::Decimal(a), Partial::Decimal(b)) => Partial::Decimal(a.add(b)?),
             (Partial::Real(a), Partial::Real(b)) => Partial::Real(a + b),
@@ -355,7 +395,8 @@ impl Partial {
     }
 
     fn sub(&self, other: &Partial) -> Result<Partial> {
-        Ok(match (self, other) {
+        let (this, other) = (self.settled()?, other.settled()?);
+        Ok(match (&this, &other) {
             (Partial::Decimal(a), Partial::Decimal(b)) => Partial::Decimal(a.sub(b)?),
             (Partial::Real(a), Partial::Real(b)) => Partial::Real(a - b),
             _ => return Err(Error::InvalidExpr("mixed partial types".into())),
@@ -363,7 +404,8 @@ impl Partial {
     }
 
     fn mul(&self, other: &Partial) -> Result<Partial> {
-        Ok(match (self, other) {
+        let (this, other) = (self.settled()?, other.settled()?);
+        Ok(match (&this, &other) {
             (Partial::Decimal(a), Partial::Decimal(b)) => Partial::Decimal(a.mul(b)?),
             (Partial::Real(a), Partial::Real(b)) => Partial::Real(a * b),
             _ => return Err(Error::InvalidExpr("mixed partial types".into())),
@@ -371,24 +413,26 @@ impl Partial {
     }
 
     fn mul_count(&self, n: u64) -> Result<Partial> {
-        Ok(match self {
+        Ok(match self.settled()? {
             Partial::Decimal(a) => Partial::Decimal(a.mul(&Decimal::from_u64(n))?),
             Partial::Real(a) => Partial::Real(a * n as f64),
+            Partial::Scaled(..) => unreachable!("settled above"),
         })
     }
 
     fn div_count(&self, n: u64) -> Result<Partial> {
-        Ok(match self {
+        Ok(match self.settled()? {
             Partial::Decimal(a) => {
                 Partial::Decimal(a.div(&Decimal::from_u64(n), Decimal::DIV_FRAC_INCR)?)
             }
             Partial::Real(a) => Partial::Real(a / n as f64),
+            Partial::Scaled(..) => unreachable!("settled above"),
         })
     }
 
     fn zero_like(&self) -> Partial {
         match self {
-            Partial::Decimal(_) => Partial::Decimal(Decimal::zero()),
+            Partial::Decimal(_) | Partial::Scaled(..) => Partial::Decimal(Decimal::zero()),
             Partial::Real(_) => Partial::Real(0.0),
         }
     }
@@ -491,7 +535,8 @@ fn push_null(column: &mut Column) -> Result<()> {
 }
 
 fn push_partial(column: &mut Column, sum: &Option<Partial>, _ft: &FieldType) -> Result<()> {
-    match (column, sum) {
+    let sum = sum.as_ref().map(Partial::settled).transpose()?;
+    match (column, &sum) {
         (Column::Decimal(c), Some(Partial::Decimal(v))) => c.push(Some(*v)),
         (Column::Real(c), Some(Partial::Real(v))) => c.push(Some(*v)),
         (column, None) => return push_null(column),

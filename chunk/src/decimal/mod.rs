@@ -13,6 +13,7 @@
 
 mod arith;
 mod codec;
+mod scaled;
 
 use std::cmp::Ordering;
 use std::fmt;
