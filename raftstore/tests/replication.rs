@@ -569,8 +569,11 @@ fn adjacent_regions_merge_and_the_merged_region_serves_both_ranges_after_a_resta
 fn a_lagging_source_peer_catches_up_from_the_entries_the_merge_carries() {
     let cluster = Cluster::new(3, 3, test_config());
     cluster.split(b"m", 100, WITHIN).expect("split");
-    // The target (right) is led from store 1; store 3 stops hearing from the source (left).
+    // Both regions are led from store 1 (a source leader on store 3 would lose leadership to
+    // a peer that knows nothing of store 3's log, and PrepareMerge rightly refuses to start
+    // until it does); store 3 stops hearing from the source (left).
     assert!(cluster.transfer_leader(b"x", 1, WITHIN));
+    assert!(cluster.transfer_leader(b"a", 1, WITHIN));
     cluster.put(b"a", b"0", WITHIN).expect("put");
     assert!(cluster.wait_local(3, b"a", Some(b"0"), WITHIN));
     cluster.add_filter(Filter::DropRegion {
