@@ -5,14 +5,15 @@
 use std::sync::Arc;
 
 use basalt_chunk::codec::table;
-use basalt_copr::source::ScanSource;
+use basalt_copr::source::{scan_sorted, ScanSource};
 use basalt_copr::DagRunner;
 use basalt_proto::tipb;
 
 use crate::dag::Query;
 use crate::lineitem::TABLE_ID;
 
-/// Rows sorted by key, found by binary search, cloned as a snapshot scan returns them.
+/// Rows sorted by key behind an `Arc` (a run's source is a cheap clone, unlike
+/// `MemorySource`'s owned pairs), scanned with copr's `scan_sorted`.
 #[derive(Clone)]
 pub struct SortedRows {
     pairs: Arc<Vec<(Vec<u8>, Vec<u8>)>>,
@@ -35,21 +36,7 @@ impl ScanSource for SortedRows {
         desc: bool,
         limit: usize,
     ) -> basalt_copr::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let from = self
-            .pairs
-            .partition_point(|(key, _)| key.as_slice() < lower);
-        let to = if upper.is_empty() {
-            self.pairs.len()
-        } else {
-            self.pairs
-                .partition_point(|(key, _)| key.as_slice() < upper)
-        };
-        let inside = &self.pairs[from..to.max(from)];
-        Ok(if desc {
-            inside.iter().rev().take(limit).cloned().collect()
-        } else {
-            inside.iter().take(limit).cloned().collect()
-        })
+        Ok(scan_sorted(&self.pairs, lower, upper, desc, limit))
     }
 }
 

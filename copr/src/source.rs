@@ -93,21 +93,30 @@ impl ScanSource for MemorySource {
         desc: bool,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        // Binary search for the range, so a scan costs its rows, not the whole source.
-        let start = self
-            .pairs
-            .partition_point(|(key, _)| key.as_slice() < lower);
-        let end = if upper.is_empty() {
-            self.pairs.len()
-        } else {
-            self.pairs
-                .partition_point(|(key, _)| key.as_slice() < upper)
-        };
-        let inside = self.pairs.get(start..end.max(start)).unwrap_or_default();
-        Ok(if desc {
-            inside.iter().rev().take(limit).cloned().collect()
-        } else {
-            inside.iter().take(limit).cloned().collect()
-        })
+        Ok(scan_sorted(&self.pairs, lower, upper, desc, limit))
+    }
+}
+
+/// Up to `limit` pairs of `pairs` (sorted by key) in `[lower, upper)` (empty `upper` =
+/// unbounded), from the low end or, when `desc`, the high end. The range is found by binary
+/// search, so a scan costs its rows, not the whole slice.
+pub fn scan_sorted(
+    pairs: &[(Vec<u8>, Vec<u8>)],
+    lower: &[u8],
+    upper: &[u8],
+    desc: bool,
+    limit: usize,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let start = pairs.partition_point(|(key, _)| key.as_slice() < lower);
+    let end = if upper.is_empty() {
+        pairs.len()
+    } else {
+        pairs.partition_point(|(key, _)| key.as_slice() < upper)
+    };
+    let inside = pairs.get(start..end.max(start)).unwrap_or_default();
+    if desc {
+        inside.iter().rev().take(limit).cloned().collect()
+    } else {
+        inside.iter().take(limit).cloned().collect()
     }
 }
