@@ -73,6 +73,10 @@ struct Flags {
     /// Where data directories are made (a temporary directory inside it).
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Only run the executors in-process over generated rows at `--sf` (no RocksDB, server,
+    /// DuckDB or KV) and print their rates: the quick loop for profiling the executors.
+    #[arg(long)]
+    executors_only: bool,
 }
 
 /// One query's measurements at one scale factor.
@@ -413,7 +417,44 @@ fn scaling_factors(flags: &Flags) -> Result<Vec<f64>, String> {
         .collect()
 }
 
+/// `--executors-only`: each query through `DagRunner` over rows in memory, next to the plain
+/// loop, answers checked.
+fn executors_only(flags: &Flags) -> Result<(), String> {
+    let mut pairs = Vec::new();
+    let data = lineitem::generate(flags.sf, |key, row| pairs.push((key, row)));
+    let rows = exec::SortedRows::new(pairs);
+    let count = data.len() as u64;
+    let mut table_rows = Vec::new();
+    for query in &dag::queries() {
+        let (compute, expected) =
+            Samples::measure(flags.runs, || Ok(compute::run(query.kind, &data)))?;
+        let (samples, response) = Samples::measure(flags.runs, || exec::run(query, &rows))?;
+        let local = answer::merge(query.kind, &[response], &query.output)?;
+        table_rows.push(vec![
+            query.name.to_string(),
+            mrows(&samples, count),
+            mrows(&compute, count),
+            match answer::check(&local, &expected) {
+                Ok(()) => "yes".into(),
+                Err(e) => format!("NO: {e}"),
+            },
+        ]);
+    }
+    println!(
+        "SF {} ({count} rows), executors alone, M rows/s\n\n{}",
+        flags.sf,
+        table(
+            &["query", "executors alone", "compute limit", "same answer"],
+            &table_rows
+        )
+    );
+    Ok(())
+}
+
 async fn run(flags: &Flags) -> Result<(), String> {
+    if flags.executors_only {
+        return executors_only(flags);
+    }
     let factors = scaling_factors(flags)?;
     let (mut main_run, kv_report) = analytic(flags, flags.sf, true, !flags.skip_kv).await?;
     if !flags.skip_duckdb {

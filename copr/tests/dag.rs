@@ -730,6 +730,56 @@ fn clustered_common_handle_tables() {
 }
 
 #[test]
+fn top_n_over_many_rows_with_ties_and_nulls_matches_a_full_sort() {
+    // ORDER BY name DESC, price LIMIT n over 5000 rows in a shuffled order with few distinct
+    // values (ties across compactions) and NULL names (they sort last when descending).
+    let many: Vec<(i64, f64, Option<&str>)> = (1..=5000)
+        .map(|i: i64| {
+            let mixed = (i * 7919) % 5003;
+            let name = ["a", "b", "c"][(mixed % 3) as usize];
+            (i, (mixed % 11) as f64, (mixed % 13 != 0).then_some(name))
+        })
+        .collect();
+    for limit in [1u64, 7, 600, 2500] {
+        let top_n = tipb::Executor {
+            tp: Some(ExecType::TypeTopN as i32),
+            top_n: Some(Box::new(tipb::TopN {
+                order_by: vec![
+                    tipb::ByItem {
+                        expr: Some(column_ref(2, FieldTypeTp::VarString)),
+                        desc: Some(true),
+                        ..Default::default()
+                    },
+                    tipb::ByItem {
+                        expr: Some(column_ref(1, FieldTypeTp::Double)),
+                        desc: Some(false),
+                        ..Default::default()
+                    },
+                ],
+                limit: Some(limit),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let response = run(&dag(vec![scan_executor(), top_n], vec![0]), source(&many)).unwrap();
+        let types = [FieldType::new(FieldTypeTp::LongLong)];
+        let got: Vec<i64> = int_column(&response, &types, 0)
+            .into_iter()
+            .flatten()
+            .collect();
+        // Stable: among equal keys the earlier row (lower id, the scan order) first.
+        let mut expected = many.clone();
+        expected.sort_by(|a, b| b.2.cmp(&a.2).then(a.1.total_cmp(&b.1)).then(a.0.cmp(&b.0)));
+        let expected: Vec<i64> = expected
+            .iter()
+            .take(limit as usize)
+            .map(|row| row.0)
+            .collect();
+        assert_eq!(got, expected, "limit {limit}");
+    }
+}
+
+#[test]
 fn partitioned_top_n_keeps_the_first_rows_of_each_partition() {
     // PARTITION BY price ORDER BY id DESC LIMIT 2: per price, the two highest ids.
     let top_n = tipb::Executor {

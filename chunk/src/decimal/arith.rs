@@ -283,6 +283,18 @@ impl Decimal {
 
     /// Adds magnitudes; the sign of the result is `negative`.
     fn add_mag(&self, rhs: &Self, negative: bool, result_frac: u8) -> Result<Self> {
+        match super::small::add_mag(self, rhs, negative, result_frac) {
+            Some(sum) => Ok(sum),
+            None => self.add_mag_general(rhs, negative, result_frac),
+        }
+    }
+
+    pub(super) fn add_mag_general(
+        &self,
+        rhs: &Self,
+        negative: bool,
+        result_frac: u8,
+    ) -> Result<Self> {
         let (wi1, wf1, wi2, wf2) = (
             self.int_words(),
             self.frac_words(),
@@ -325,6 +337,18 @@ impl Decimal {
 
     /// Subtracts magnitudes; the result carries the sign of `self` unless `|rhs| > |self|`.
     fn sub_mag(&self, rhs: &Self, negative: bool, result_frac: u8) -> Result<Self> {
+        match super::small::sub_mag(self, rhs, negative, result_frac) {
+            Some(difference) => Ok(difference),
+            None => self.sub_mag_general(rhs, negative, result_frac),
+        }
+    }
+
+    pub(super) fn sub_mag_general(
+        &self,
+        rhs: &Self,
+        negative: bool,
+        result_frac: u8,
+    ) -> Result<Self> {
         let (wf1, wf2) = (self.frac_words(), rhs.frac_words());
         let (m1, m2) = (self.mag(), rhs.mag());
         let wf_all = wf1.max(wf2);
@@ -381,6 +405,13 @@ impl Decimal {
     /// fractions are cut as TiDB does (truncation, no error); an integer part beyond 81 digits
     /// is `Error::Overflow`.
     pub fn mul(&self, rhs: &Self) -> Result<Self> {
+        match super::small::mul(self, rhs) {
+            Some(product) => Ok(product),
+            None => self.mul_general(rhs),
+        }
+    }
+
+    pub(super) fn mul_general(&self, rhs: &Self) -> Result<Self> {
         let mut wf1 = self.frac_words() as isize;
         let mut wf2 = rhs.frac_words() as isize;
         let wi = words_for(self.digits_int as usize + rhs.digits_int as usize);

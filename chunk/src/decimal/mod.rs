@@ -14,6 +14,7 @@
 mod arith;
 mod codec;
 mod scaled;
+mod small;
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -545,6 +546,12 @@ impl fmt::Display for Decimal {
 
 impl Ord for Decimal {
     fn cmp(&self, other: &Self) -> Ordering {
+        small::cmp(self, other).unwrap_or_else(|| self.cmp_general(other))
+    }
+}
+
+impl Decimal {
+    fn cmp_general(&self, other: &Self) -> Ordering {
         let (na, nb) = (self.is_negative(), other.is_negative());
         if na != nb {
             return if na {

@@ -1,7 +1,9 @@
 //! TopN: the first `limit` rows by the order-by expressions (with `partition_by`, the first
-//! `limit` rows of each partition, as TiDB pushes for `ROW_NUMBER() ... <= n`). Rows are buffered with their sort
-//! keys; whenever the buffer holds more than twice the limit (and at least one batch), it is
-//! sorted and cut back to `limit`, so memory stays proportional to the limit, not the input.
+//! `limit` rows of each partition, as TiDB pushes for `ROW_NUMBER() ... <= n`). Rows are
+//! buffered with their sort keys; whenever the buffer holds more than twice the limit (and at
+//! least one batch), it is sorted and cut back to `limit`, so memory stays proportional to the
+//! limit, not the input. Once `limit` rows are kept, only rows that sort before the last kept
+//! one are buffered at all: the rest could never make the cut.
 
 use std::cmp::Ordering;
 
@@ -10,6 +12,7 @@ use basalt_chunk::types::FieldType;
 use basalt_expr::{EvalContext, RpnExpression};
 
 use super::aggregation::encode_group_key;
+use super::util::compare_rows;
 use super::util::empty_like;
 use super::{append_rows, compare_column_rows, Batch, BatchExecutor, BatchResult, ExecSummary};
 use crate::error::Result;
@@ -129,6 +132,37 @@ impl TopNExecutor {
         Ok(order)
     }
 
+    /// Positions of the batch's rows (`keys[item][i]`) that sort strictly before the last row
+    /// kept by the last compaction, or all of them while fewer than `limit` rows are kept or
+    /// rows are cut per partition. A row equal to the last kept one would lose to it (earlier
+    /// input first), so it is dropped too.
+    fn candidates(&self, keys: &[Column], rows: usize) -> Result<Vec<usize>> {
+        if !self.partition_by.is_empty() || self.kept < self.limit || self.kept == 0 {
+            return Ok((0..rows).collect());
+        }
+        let last = self.kept - 1;
+        let mut out = Vec::new();
+        'rows: for i in 0..rows {
+            for ((new, kept), item) in keys.iter().zip(&self.keys).zip(&self.order_by) {
+                let ordering = compare_rows(new, i, kept, last, item.expr.field_type())?;
+                let ordering = if item.desc {
+                    ordering.reverse()
+                } else {
+                    ordering
+                };
+                match ordering {
+                    Ordering::Less => {
+                        out.push(i);
+                        continue 'rows;
+                    }
+                    Ordering::Greater => continue 'rows,
+                    Ordering::Equal => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn compact(&mut self) -> Result<()> {
         let order = self.best_order()?;
         if !self.partitions.is_empty() {
@@ -166,13 +200,18 @@ impl BatchExecutor for TopNExecutor {
         let batch = &result.batch;
         if !batch.logical_rows.is_empty() {
             let refs = batch.column_refs();
-            for (key, item) in self.keys.iter_mut().zip(&self.order_by) {
-                let values = item.expr.eval_to_column(ctx, &refs, &batch.logical_rows)?;
-                let all: Vec<usize> = (0..batch.logical_rows.len()).collect();
-                append_rows(key, &values, &all)?;
+            let values = self
+                .order_by
+                .iter()
+                .map(|item| Ok(item.expr.eval_to_column(ctx, &refs, &batch.logical_rows)?))
+                .collect::<Result<Vec<_>>>()?;
+            let chosen = self.candidates(&values, batch.logical_rows.len())?;
+            for (key, values) in self.keys.iter_mut().zip(&values) {
+                append_rows(key, values, &chosen)?;
             }
+            let physical: Vec<usize> = chosen.iter().map(|&i| batch.logical_rows[i]).collect();
             for (column, from) in self.rows.iter_mut().zip(&batch.columns) {
-                append_rows(column, from, &batch.logical_rows)?;
+                append_rows(column, from, &physical)?;
             }
             if !self.partition_by.is_empty() {
                 let values = self

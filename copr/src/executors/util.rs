@@ -49,6 +49,18 @@ pub fn compare_column_rows(
     a: usize,
     b: usize,
 ) -> Result<Ordering> {
+    compare_rows(column, a, column, b, field_type)
+}
+
+/// Compares row `a` of `left` with row `b` of `right`, two columns of the same kind and of
+/// type `field_type`, as `compare_column_rows` does.
+pub fn compare_rows(
+    left: &Column,
+    a: usize,
+    right: &Column,
+    b: usize,
+    field_type: &FieldType,
+) -> Result<Ordering> {
     fn nulls_first<T>(x: Option<T>, y: Option<T>, cmp: impl Fn(T, T) -> Ordering) -> Ordering {
         match (x, y) {
             (Some(x), Some(y)) => cmp(x, y),
@@ -57,26 +69,41 @@ pub fn compare_column_rows(
             (Some(_), None) => Ordering::Greater,
         }
     }
-    Ok(match column {
-        Column::Int(c) => {
+    Ok(match (left, right) {
+        (Column::Int(l), Column::Int(r)) => {
             if field_type.is_unsigned() {
-                nulls_first(c.get(a), c.get(b), |x, y| (x as u64).cmp(&(y as u64)))
+                nulls_first(l.get(a), r.get(b), |x, y| (x as u64).cmp(&(y as u64)))
             } else {
-                nulls_first(c.get(a), c.get(b), |x, y| x.cmp(&y))
+                nulls_first(l.get(a), r.get(b), |x, y| x.cmp(&y))
             }
         }
-        Column::Real(c) => nulls_first(c.get(a), c.get(b), |x, y| x.total_cmp(&y)),
-        Column::Decimal(c) => nulls_first(c.get(a), c.get(b), |x, y| x.cmp(&y)),
-        Column::DateTime(c) => nulls_first(c.get(a), c.get(b), |x, y| x.cmp(&y)),
-        Column::Duration(c) => nulls_first(c.get(a), c.get(b), |x, y| x.cmp(&y)),
-        Column::Bytes(c) => {
+        (Column::Real(l), Column::Real(r)) => {
+            nulls_first(l.get(a), r.get(b), |x, y| x.total_cmp(&y))
+        }
+        (Column::Decimal(l), Column::Decimal(r)) => {
+            nulls_first(l.get(a), r.get(b), |x, y| x.cmp(&y))
+        }
+        (Column::DateTime(l), Column::DateTime(r)) => {
+            nulls_first(l.get(a), r.get(b), |x, y| x.cmp(&y))
+        }
+        (Column::Duration(l), Column::Duration(r)) => {
+            nulls_first(l.get(a), r.get(b), |x, y| x.cmp(&y))
+        }
+        (Column::Bytes(l), Column::Bytes(r)) => {
             let collation = Collation::from_i32(field_type.collate).unwrap_or(Collation::Binary);
-            match (c.get(a), c.get(b)) {
+            match (l.get(a), r.get(b)) {
                 (Some(x), Some(y)) => collation.compare(x, y)?,
                 (x, y) => nulls_first(x, y, |_, _| Ordering::Equal),
             }
         }
-        Column::Json(c) | Column::Named(c) => nulls_first(c.get(a), c.get(b), |x, y| x.cmp(y)),
+        (Column::Json(l), Column::Json(r)) | (Column::Named(l), Column::Named(r)) => {
+            nulls_first(l.get(a), r.get(b), |x, y| x.cmp(y))
+        }
+        _ => {
+            return Err(Error::InvalidDag(
+                "cannot compare rows of columns of different kinds".into(),
+            ))
+        }
     })
 }
 
