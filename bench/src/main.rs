@@ -38,6 +38,10 @@ use crate::answer::Answer;
 use crate::dag::{Kind, Query};
 use crate::report::{mib, mrows, ratio, table, Samples};
 
+/// The same allocator as `basalt-server`, so "executors alone" compares like with like.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 struct Flags {
     /// TPC-H scale factor of the main analytic run.
