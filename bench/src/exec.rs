@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use basalt_chunk::codec::table;
-use basalt_copr::source::{scan_sorted, ScanSource};
+use basalt_copr::source::{scan_sorted, ScanSource, Visit};
 use basalt_copr::DagRunner;
 use basalt_proto::tipb;
 
@@ -29,14 +29,15 @@ impl SortedRows {
 }
 
 impl ScanSource for SortedRows {
-    fn scan(
+    fn scan_each(
         &mut self,
         lower: &[u8],
         upper: &[u8],
         desc: bool,
         limit: usize,
-    ) -> basalt_copr::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        Ok(scan_sorted(&self.pairs, lower, upper, desc, limit))
+        visit: Visit<'_>,
+    ) -> basalt_copr::Result<usize> {
+        scan_sorted(&self.pairs, lower, upper, desc, limit, visit)
     }
 }
 

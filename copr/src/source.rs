@@ -8,17 +8,38 @@ use basalt_storage::mvcc::{self, ScanOptions};
 
 use crate::error::Result;
 
+/// What a scan hands each visible pair to: the user key and the row value, borrowed for the
+/// call only. An error stops the scan.
+pub type Visit<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<()>;
+
 /// Reads visible rows of the request's snapshot.
 pub trait ScanSource: Send {
-    /// Up to `limit` pairs of `[lower, upper)` (user keys; empty `upper` = unbounded), from the
-    /// low end, or from the high end when `desc`.
+    /// Hands up to `limit` pairs of `[lower, upper)` (user keys; empty `upper` = unbounded) to
+    /// `visit`, from the low end, or from the high end when `desc`; answers how many.
+    fn scan_each(
+        &mut self,
+        lower: &[u8],
+        upper: &[u8],
+        desc: bool,
+        limit: usize,
+        visit: Visit<'_>,
+    ) -> Result<usize>;
+
+    /// Up to `limit` pairs, collected.
     fn scan(
         &mut self,
         lower: &[u8],
         upper: &[u8],
         desc: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut pairs = Vec::new();
+        self.scan_each(lower, upper, desc, limit, &mut |key, value| {
+            pairs.push((key.to_vec(), value.to_vec()));
+            Ok(())
+        })?;
+        Ok(pairs)
+    }
 }
 
 /// A `ScanSource` over an MVCC snapshot.
@@ -51,13 +72,14 @@ impl<S: Snapshot + Clone> SnapshotSource<S> {
 }
 
 impl<S: Snapshot + Clone + Send> ScanSource for SnapshotSource<S> {
-    fn scan(
+    fn scan_each(
         &mut self,
         lower: &[u8],
         upper: &[u8],
         desc: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        visit: Visit<'_>,
+    ) -> Result<usize> {
         let options = ScanOptions {
             lower: lower.to_vec(),
             upper: upper.to_vec(),
@@ -69,12 +91,21 @@ impl<S: Snapshot + Clone + Send> ScanSource for SnapshotSource<S> {
             ignore_locks: self.locks.ignore_all,
             access_locks: self.locks.access.clone(),
         };
-        let entries = mvcc::scan(self.snapshot.clone(), &options)?;
-        let mut pairs = Vec::with_capacity(entries.len());
-        for entry in entries {
-            pairs.push((entry.key, entry.value?));
+        // The visitor's own errors cross the storage layer as a marker and come back whole.
+        let mut failure = None;
+        let scanned = mvcc::scan_each(self.snapshot.clone(), &options, &mut |key, value| {
+            // A lock that blocks the reader fails the request (`Response.locked`).
+            let value = value?;
+            visit(key, value).map_err(|err| {
+                failure = Some(err);
+                basalt_storage::Error::Closed
+            })
+        });
+        match (scanned, failure) {
+            (_, Some(err)) => Err(err),
+            (Ok(scanned), None) => Ok(scanned),
+            (Err(err), None) => Err(err.into()),
         }
-        Ok(pairs)
     }
 }
 
@@ -86,27 +117,29 @@ pub struct MemorySource {
 }
 
 impl ScanSource for MemorySource {
-    fn scan(
+    fn scan_each(
         &mut self,
         lower: &[u8],
         upper: &[u8],
         desc: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        Ok(scan_sorted(&self.pairs, lower, upper, desc, limit))
+        visit: Visit<'_>,
+    ) -> Result<usize> {
+        scan_sorted(&self.pairs, lower, upper, desc, limit, visit)
     }
 }
 
-/// Up to `limit` pairs of `pairs` (sorted by key) in `[lower, upper)` (empty `upper` =
-/// unbounded), from the low end or, when `desc`, the high end. The range is found by binary
-/// search, so a scan costs its rows, not the whole slice.
+/// Hands up to `limit` pairs of `pairs` (sorted by key) in `[lower, upper)` (empty `upper` =
+/// unbounded) to `visit`, from the low end or, when `desc`, the high end. The range is found
+/// by binary search, so a scan costs its rows, not the whole slice.
 pub fn scan_sorted(
     pairs: &[(Vec<u8>, Vec<u8>)],
     lower: &[u8],
     upper: &[u8],
     desc: bool,
     limit: usize,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
+    visit: Visit<'_>,
+) -> Result<usize> {
     let start = pairs.partition_point(|(key, _)| key.as_slice() < lower);
     let end = if upper.is_empty() {
         pairs.len()
@@ -114,9 +147,15 @@ pub fn scan_sorted(
         pairs.partition_point(|(key, _)| key.as_slice() < upper)
     };
     let inside = pairs.get(start..end.max(start)).unwrap_or_default();
+    let mut visited = 0;
+    let mut each = |(key, value): &(Vec<u8>, Vec<u8>)| {
+        visited += 1;
+        visit(key, value)
+    };
     if desc {
-        inside.iter().rev().take(limit).cloned().collect()
+        inside.iter().rev().take(limit).try_for_each(&mut each)?;
     } else {
-        inside.iter().take(limit).cloned().collect()
+        inside.iter().take(limit).try_for_each(&mut each)?;
     }
+    Ok(visited)
 }

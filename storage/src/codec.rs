@@ -31,6 +31,12 @@ pub fn encoded_bytes_len(len: usize) -> usize {
 /// Decodes one memcomparable byte string from the front of `input`; returns it and the rest.
 pub fn decode_bytes(input: &[u8]) -> Result<(Vec<u8>, &[u8])> {
     let mut out = Vec::with_capacity(input.len() / (GROUP_SIZE + 1) * GROUP_SIZE);
+    let rest = decode_bytes_into(input, &mut out)?;
+    Ok((out, rest))
+}
+
+/// As `decode_bytes`, appending the decoded string to `out` (a buffer reused across keys).
+pub fn decode_bytes_into<'a>(input: &'a [u8], out: &mut Vec<u8>) -> Result<&'a [u8]> {
     let mut rest = input;
     loop {
         if rest.len() < GROUP_SIZE + 1 {
@@ -57,7 +63,7 @@ pub fn decode_bytes(input: &[u8]) -> Result<(Vec<u8>, &[u8])> {
             return Err(Error::Corrupted("memcomparable padding is not zero".into()));
         }
         out.extend_from_slice(&group[..real]);
-        return Ok((out, rest));
+        return Ok(rest);
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
-use crate::source::ScanSource;
+use crate::source::{ScanSource, Visit};
 
 /// Where a paged scan stopped: the part of the key space it covered, `[start, end)`, so the
 /// client can resume after it (`coprocessor.Response.range`). `None` while the scan finished.
@@ -73,42 +73,61 @@ impl RangeCursor {
         }
     }
 
-    /// Up to `limit` pairs from `source`.
+    /// Up to `limit` pairs from `source`, collected.
     pub fn read<S: ScanSource>(
         &mut self,
         source: &mut S,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let limit = self.budget.map_or(limit, |budget| limit.min(budget));
         let mut pairs = Vec::new();
-        while pairs.len() < limit {
+        self.read_each(source, limit, &mut |key, value| {
+            pairs.push((key.to_vec(), value.to_vec()));
+            Ok(())
+        })?;
+        Ok(pairs)
+    }
+
+    /// Hands up to `limit` pairs from `source` to `visit`; answers how many.
+    pub fn read_each<S: ScanSource>(
+        &mut self,
+        source: &mut S,
+        limit: usize,
+        visit: Visit<'_>,
+    ) -> Result<usize> {
+        let limit = self.budget.map_or(limit, |budget| limit.min(budget));
+        let mut read = 0;
+        let mut last = Vec::new();
+        while read < limit {
             let Some((lower, upper)) = self.ranges.front_mut() else {
                 break;
             };
-            let want = limit - pairs.len();
-            let got = source.scan(lower, upper, self.desc, want)?;
-            let exhausted = got.len() < want;
-            if let Some((last, _)) = got.last() {
+            let want = limit - read;
+            last.clear();
+            let got = source.scan_each(lower, upper, self.desc, want, &mut |key, value| {
+                last.clear();
+                last.extend_from_slice(key);
+                visit(key, value)
+            })?;
+            if got > 0 {
                 // Resume after the last key: just above it going up, at it (exclusive) going down.
                 if self.desc {
-                    *upper = last.clone();
+                    upper.clone_from(&last);
                 } else {
-                    let mut next = last.clone();
-                    next.push(0);
-                    *lower = next;
+                    lower.clone_from(&last);
+                    lower.push(0);
                 }
             }
-            pairs.extend(got);
-            if exhausted {
+            read += got;
+            if got < want {
                 self.ranges.pop_front();
             }
         }
         if let Some(budget) = self.budget.as_mut() {
-            *budget = budget.saturating_sub(pairs.len());
+            *budget = budget.saturating_sub(read);
             if *budget == 0 && !self.ranges.is_empty() {
                 self.record_page_end();
             }
         }
-        Ok(pairs)
+        Ok(read)
     }
 }

@@ -145,32 +145,36 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
     }
 
     fn next_batch(&mut self, _ctx: &mut EvalContext, scan_rows: usize) -> Result<BatchResult> {
-        let pairs = self.ranges.read(&mut self.source, scan_rows.max(1))?;
-        let drained = self.ranges.is_drained();
         if !self.primary_column_ids.is_empty() {
+            let pairs = self.ranges.read(&mut self.source, scan_rows.max(1))?;
             let columns = self.decode_clustered(&pairs)?;
             return Ok(BatchResult {
                 batch: Batch {
                     logical_rows: (0..pairs.len()).collect(),
                     columns,
                 },
-                drained,
+                drained: self.ranges.is_drained(),
             });
         }
+        // Rows go from the scan straight into one buffer, their handles decoded on the way.
         let wants_handle = self.outputs.iter().any(|o| matches!(o, Output::Handle));
-        let mut handles = FixedColumn::with_capacity(pairs.len());
+        let mut handles = FixedColumn::with_capacity(if wants_handle { scan_rows } else { 0 });
         let mut rows = RawRows::default();
-        for (key, value) in &pairs {
-            if wants_handle {
-                match table::decode_row_key(key, false)? {
-                    (_, Handle::Int(handle)) => handles.push(Some(handle)),
-                    (_, Handle::Common(_)) => {
-                        return Err(Error::Unsupported("common handles".into()))
+        let count =
+            self.ranges
+                .read_each(&mut self.source, scan_rows.max(1), &mut |key, value| {
+                    if wants_handle {
+                        match table::decode_row_key(key, false)? {
+                            (_, Handle::Int(handle)) => handles.push(Some(handle)),
+                            (_, Handle::Common(_)) => {
+                                return Err(Error::Unsupported("common handles".into()))
+                            }
+                        }
                     }
-                }
-            }
-            rows.push(value);
-        }
+                    rows.push(value);
+                    Ok(())
+                })?;
+        let drained = self.ranges.is_drained();
         let mut stored = decode_columns(&rows, &self.stored)?
             .into_iter()
             .map(Some)
@@ -186,7 +190,7 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
         }
         Ok(BatchResult {
             batch: Batch {
-                logical_rows: (0..pairs.len()).collect(),
+                logical_rows: (0..count).collect(),
                 columns,
             },
             drained,

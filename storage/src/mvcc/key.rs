@@ -35,13 +35,26 @@ impl Key {
         &self.0
     }
 
+    /// The encoded bytes, taken back (to reuse the buffer).
+    pub fn into_encoded(self) -> Vec<u8> {
+        self.0
+    }
+
     /// Decodes back to the user key.
     pub fn to_raw(&self) -> Result<Vec<u8>> {
-        let (raw, rest) = codec::decode_bytes(&self.0)?;
+        let mut raw = Vec::with_capacity(self.0.len());
+        self.to_raw_into(&mut raw)?;
+        Ok(raw)
+    }
+
+    /// Decodes the user key into `out` (cleared first).
+    pub fn to_raw_into(&self, out: &mut Vec<u8>) -> Result<()> {
+        out.clear();
+        let rest = codec::decode_bytes_into(&self.0, out)?;
         if !rest.is_empty() {
             return Err(Error::Corrupted("trailing bytes after key".into()));
         }
-        Ok(raw)
+        Ok(())
     }
 
     /// The stored key of this user key's version at `ts`.

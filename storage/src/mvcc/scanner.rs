@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use super::{check_lock_conflict, Key, Lock, MvccReader, Write, WriteType};
+use super::{check_lock_conflict, Key, Lock, MvccReader, Write, WriteRef, WriteType};
 use crate::engine::{EngineIterator, IterOptions, Snapshot, CF_LOCK, CF_WRITE};
 use crate::error::Result;
 
@@ -72,6 +72,26 @@ impl<I: EngineIterator> Cursor<I> {
 
 /// Scans `[lower, upper)` at `read_ts`.
 pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<ScannedEntry>> {
+    let mut entries = Vec::new();
+    scan_each(snapshot, options, &mut |key, value| {
+        entries.push(ScannedEntry {
+            key: key.to_vec(),
+            value: value.map(<[u8]>::to_vec),
+        });
+        Ok(())
+    })?;
+    Ok(entries)
+}
+
+/// Scans `[lower, upper)` at `read_ts`, handing each entry to `visit` (the user key, and the
+/// value or the lock error of that key) instead of collecting them: the key and value are
+/// borrowed from buffers reused across keys, so a scan allocates nothing per row. An error
+/// from `visit` stops the scan and is returned. Answers the number of entries visited.
+pub fn scan_each<S: Snapshot>(
+    snapshot: S,
+    options: &ScanOptions,
+    visit: &mut dyn FnMut(&[u8], Result<&[u8]>) -> Result<()>,
+) -> Result<usize> {
     let lower = Key::from_raw(&options.lower);
     let upper = (!options.upper.is_empty()).then(|| Key::from_raw(&options.upper));
     let upper_bytes = upper
@@ -85,15 +105,19 @@ pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<Scann
     )?;
     let mut locks = Cursor::start(snapshot.iterator_cf(CF_LOCK, bounds)?, options.reverse)?;
     let mut reader = MvccReader::new(snapshot);
-    let mut entries = Vec::new();
-    while entries.len() < options.limit && (writes.valid || locks.valid) {
+    // Buffers reused for every key: its encoded form, its user form, its visible value.
+    let mut encoded = Vec::new();
+    let mut raw = Vec::new();
+    let mut value = Vec::new();
+    let mut visited = 0;
+    while visited < options.limit && (writes.valid || locks.valid) {
         let write_key = if writes.valid {
-            Some(Key::split_on_ts(writes.iter.key())?.0.to_vec())
+            Some(Key::split_on_ts(writes.iter.key())?.0)
         } else {
             None
         };
-        let lock_key = locks.valid.then(|| locks.iter.key().to_vec());
-        let order = match (&write_key, &lock_key) {
+        let lock_key = locks.valid.then(|| locks.iter.key());
+        let order = match (write_key, lock_key) {
             (Some(write), Some(lock)) => {
                 let order = write.cmp(lock);
                 if options.reverse {
@@ -105,20 +129,19 @@ pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<Scann
             (Some(_), None) => Ordering::Less,
             (None, _) => Ordering::Greater,
         };
-        let (current, lock) = match order {
-            Ordering::Less => (write_key.unwrap_or_default(), None),
-            Ordering::Greater => {
-                let lock = Lock::parse(locks.iter.value())?;
-                locks.step()?;
-                (lock_key.unwrap_or_default(), Some(lock))
-            }
-            Ordering::Equal => {
-                let lock = Lock::parse(locks.iter.value())?;
-                locks.step()?;
-                (write_key.unwrap_or_default(), Some(lock))
-            }
+        encoded.clear();
+        encoded.extend_from_slice(match order {
+            Ordering::Less | Ordering::Equal => write_key.unwrap_or_default(),
+            Ordering::Greater => lock_key.unwrap_or_default(),
+        });
+        let lock = if order == Ordering::Less {
+            None
+        } else {
+            let lock = Lock::parse(locks.iter.value())?;
+            locks.step()?;
+            Some(lock)
         };
-        let key = Key::from_encoded(current);
+        let key = Key::from_encoded(std::mem::take(&mut encoded));
         // Forward, the write cursor sits on the key's newest version: the visible one is found
         // by stepping through the versions, with no seek per key.
         let mut stepped = None;
@@ -126,87 +149,114 @@ pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<Scann
             if options.reverse {
                 skip_versions(&mut writes, &key)?;
             } else {
-                stepped = Some(visible_forward(&mut writes, &key, options, &reader)?);
+                stepped = Some(visible_forward(
+                    &mut writes,
+                    &key,
+                    options,
+                    &reader,
+                    &mut value,
+                )?);
             }
         }
+        let mut outcome = None;
         if let Some(lock) = lock.as_ref().filter(|_| !options.ignore_locks) {
             if let Err(err) =
                 check_lock_conflict(&key, lock, options.read_ts, &options.bypass_locks)
             {
-                if options.access_locks.contains(&lock.ts) {
-                    if let Some(value) = reader.load_from_lock(&key, lock, options.key_only)? {
-                        entries.push(ScannedEntry {
-                            key: key.to_raw()?,
-                            value: Ok(value),
-                        });
+                outcome = Some(if options.access_locks.contains(&lock.ts) {
+                    match reader.load_from_lock(&key, lock, options.key_only)? {
+                        Some(from_lock) => {
+                            value = from_lock;
+                            Some(Ok(()))
+                        }
+                        None => None,
                     }
                 } else {
-                    entries.push(ScannedEntry {
-                        key: key.to_raw()?,
-                        value: Err(err),
-                    });
-                }
-                continue;
+                    Some(Err(err))
+                });
             }
         }
-        if order == Ordering::Greater {
-            // A lock without committed versions in range: nothing visible unless a write exists,
-            // which the write cursor would have shown first.
-            continue;
-        }
-        let visible = if let Some(visible) = stepped {
-            visible
-        } else if options.key_only {
-            reader
-                .get_write(&key, options.read_ts)?
-                .filter(|(_, write)| write.write_type == super::WriteType::Put)
-                .map(|_| Vec::new())
-        } else {
-            reader.get_value(&key, options.read_ts)?
+        let outcome = match outcome {
+            // A blocking lock decided the key: its error, its value, or nothing.
+            Some(decided) => decided,
+            // A lock without committed versions in range: nothing visible unless a write
+            // exists, which the write cursor would have shown first.
+            None if order == Ordering::Greater => None,
+            None => {
+                let found = match stepped {
+                    Some(found) => found,
+                    None if options.key_only => {
+                        value.clear();
+                        reader
+                            .get_write(&key, options.read_ts)?
+                            .is_some_and(|(_, write)| write.write_type == WriteType::Put)
+                    }
+                    None => match reader.get_value(&key, options.read_ts)? {
+                        Some(found) => {
+                            value = found;
+                            true
+                        }
+                        None => false,
+                    },
+                };
+                found.then_some(Ok(()))
+            }
         };
-        if let Some(value) = visible {
-            entries.push(ScannedEntry {
-                key: key.to_raw()?,
-                value: Ok(value),
-            });
+        if let Some(outcome) = outcome {
+            key.to_raw_into(&mut raw)?;
+            visited += 1;
+            match outcome {
+                Ok(()) => visit(&raw, Ok(&value))?,
+                Err(err) => visit(&raw, Err(err))?,
+            }
         }
+        encoded = key.into_encoded();
     }
-    Ok(entries)
+    Ok(visited)
 }
 
 /// Walks the write cursor (forward, on `key`'s newest version) past every version of `key`,
-/// answering the value visible at the read timestamp: the newest put or delete committed at or
-/// before it, lock and rollback records skipped.
+/// finding the value visible at the read timestamp (the newest put or delete committed at or
+/// before it, lock and rollback records skipped) and copying it into `value`. Answers whether
+/// a value is visible.
 fn visible_forward<I: EngineIterator, S: Snapshot>(
     cursor: &mut Cursor<I>,
     key: &Key,
     options: &ScanOptions,
     reader: &MvccReader<S>,
-) -> Result<Option<Vec<u8>>> {
-    let mut visible: Option<Option<Vec<u8>>> = None;
+    value: &mut Vec<u8>,
+) -> Result<bool> {
+    let mut visible: Option<bool> = None;
     while cursor.valid {
         let (found, commit_ts) = Key::split_on_ts(cursor.iter.key())?;
         if found != key.as_encoded() {
             break;
         }
         if visible.is_none() && commit_ts <= options.read_ts {
-            let mut write = Write::parse(cursor.iter.value())?;
+            let write = WriteRef::parse(cursor.iter.value())?;
             match write.write_type {
-                WriteType::Put if options.key_only => visible = Some(Some(Vec::new())),
                 WriteType::Put => {
-                    let value = match write.short_value.take() {
-                        Some(value) => value,
-                        None => reader.load_data(key, &write)?,
-                    };
-                    visible = Some(Some(value));
+                    value.clear();
+                    if !options.key_only {
+                        match write.short_value {
+                            Some(short) => value.extend_from_slice(short),
+                            None => {
+                                *value = reader.load_data(
+                                    key,
+                                    &Write::new(write.write_type, write.start_ts, None),
+                                )?
+                            }
+                        }
+                    }
+                    visible = Some(true);
                 }
-                WriteType::Delete => visible = Some(None),
+                WriteType::Delete => visible = Some(false),
                 WriteType::Lock | WriteType::Rollback => {}
             }
         }
         cursor.step()?;
     }
-    Ok(visible.flatten())
+    Ok(visible.unwrap_or(false))
 }
 
 /// Moves the write cursor past every version of `key`.

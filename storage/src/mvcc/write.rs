@@ -50,6 +50,47 @@ pub struct Write {
     pub has_overlapped_rollback: bool,
 }
 
+/// A `Write` parsed in place: the short value borrowed from the record's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteRef<'a> {
+    /// What the record means.
+    pub write_type: WriteType,
+    /// The start_ts of the transaction that wrote it.
+    pub start_ts: u64,
+    /// The inlined value.
+    pub short_value: Option<&'a [u8]>,
+    /// A rollback was folded in here.
+    pub has_overlapped_rollback: bool,
+}
+
+impl<'a> WriteRef<'a> {
+    /// Parses bytes written by `Write::to_bytes`.
+    pub fn parse(mut input: &'a [u8]) -> Result<WriteRef<'a>> {
+        let write_type = WriteType::from_byte(codec::decode_u8(&mut input)?)?;
+        let start_ts = codec::decode_var_u64(&mut input)?;
+        let mut write = WriteRef {
+            write_type,
+            start_ts,
+            short_value: None,
+            has_overlapped_rollback: false,
+        };
+        while !input.is_empty() {
+            match codec::decode_u8(&mut input)? {
+                TAG_SHORT_VALUE => {
+                    write.short_value = Some(codec::decode_compact_bytes(&mut input)?)
+                }
+                TAG_OVERLAPPED_ROLLBACK => write.has_overlapped_rollback = true,
+                other => {
+                    return Err(Error::Corrupted(format!(
+                        "unknown write field tag {other:#x}"
+                    )))
+                }
+            }
+        }
+        Ok(write)
+    }
+}
+
 const TAG_SHORT_VALUE: u8 = b'v';
 const TAG_OVERLAPPED_ROLLBACK: u8 = b'R';
 
@@ -80,24 +121,14 @@ impl Write {
     }
 
     /// Parses bytes written by `to_bytes`.
-    pub fn parse(mut input: &[u8]) -> Result<Write> {
-        let write_type = WriteType::from_byte(codec::decode_u8(&mut input)?)?;
-        let start_ts = codec::decode_var_u64(&mut input)?;
-        let mut write = Write::new(write_type, start_ts, None);
-        while !input.is_empty() {
-            match codec::decode_u8(&mut input)? {
-                TAG_SHORT_VALUE => {
-                    write.short_value = Some(codec::decode_compact_bytes(&mut input)?.to_vec())
-                }
-                TAG_OVERLAPPED_ROLLBACK => write.has_overlapped_rollback = true,
-                other => {
-                    return Err(Error::Corrupted(format!(
-                        "unknown write field tag {other:#x}"
-                    )))
-                }
-            }
-        }
-        Ok(write)
+    pub fn parse(input: &[u8]) -> Result<Write> {
+        let write = WriteRef::parse(input)?;
+        Ok(Write {
+            write_type: write.write_type,
+            start_ts: write.start_ts,
+            short_value: write.short_value.map(<[u8]>::to_vec),
+            has_overlapped_rollback: write.has_overlapped_rollback,
+        })
     }
 
     /// Whether this record changes data (a put or a delete) as opposed to a marker.
