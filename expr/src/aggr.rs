@@ -199,6 +199,19 @@ impl AggrFunction {
                 }
             }
             (AggrKind::Sum | AggrKind::Avg, AggrState::Value { count, sum, .. }) => {
+                // The common case first: a decimal added to an exact scaled sum in place.
+                if let (Column::Decimal(c), Some(Partial::Scaled(acc, frac))) =
+                    (values, sum.as_mut())
+                {
+                    let Some(value) = c.get(row) else {
+                        return Ok(());
+                    };
+                    if let Some((total, scale)) = value.add_to_scaled((*acc, *frac)) {
+                        (*acc, *frac) = (total, scale);
+                        *count += 1;
+                        return Ok(());
+                    }
+                }
                 let added = match values {
                     Column::Int(c) => c.get(row).map(|v| {
                         Partial::Decimal(if unsigned {

@@ -47,6 +47,14 @@ impl LeArray<'_> {
         }
     }
 
+    fn strictly_ascending(&self) -> bool {
+        (1..self.len()).all(|i| self.get(i - 1) < self.get(i))
+    }
+
+    fn non_decreasing(&self) -> bool {
+        (1..self.len()).all(|i| self.get(i - 1) <= self.get(i))
+    }
+
     /// Binary search for `id` in ascending entries.
     fn find(&self, id: u64) -> Option<usize> {
         let (mut low, mut high) = (0, self.len());
@@ -128,17 +136,29 @@ impl<'a> RowSlice<'a> {
             ));
         }
         let values = &input[..values_len];
-        for ids in [non_null_ids, null_ids] {
-            for i in 1..ids.len() {
-                if ids.get(i - 1) >= ids.get(i) {
-                    return Err(Error::corrupted("row v2", "column ids not ascending"));
-                }
-            }
+        let ascending = if big {
+            non_null_ids.strictly_ascending() && null_ids.strictly_ascending()
+        } else {
+            // Small rows (the common case): one-byte ids, checked a pair at a time.
+            let strict = |ids: &[u8]| ids.windows(2).all(|pair| pair[0] < pair[1]);
+            strict(non_null_ids.bytes) && strict(null_ids.bytes)
+        };
+        if !ascending {
+            return Err(Error::corrupted("row v2", "column ids not ascending"));
         }
-        for i in 1..offsets.len() {
-            if offsets.get(i - 1) > offsets.get(i) {
-                return Err(Error::corrupted("row v2", "offsets decrease"));
-            }
+        let ordered = if big {
+            offsets.non_decreasing()
+        } else {
+            let mut previous = 0u16;
+            offsets.bytes.chunks_exact(2).all(|pair| {
+                let offset = u16::from_le_bytes([pair[0], pair[1]]);
+                let ok = offset >= previous;
+                previous = offset;
+                ok
+            })
+        };
+        if !ordered {
+            return Err(Error::corrupted("row v2", "offsets decrease"));
         }
         Ok(RowSlice {
             non_null_ids,

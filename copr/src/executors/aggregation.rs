@@ -9,6 +9,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use basalt_chunk::collation::Collation;
 use basalt_chunk::column::Column;
 use basalt_chunk::types::FieldType;
@@ -23,9 +25,9 @@ enum GroupIndex {
     /// No group-by: one group.
     Single,
     /// One integer key.
-    Int(HashMap<Option<i64>, usize>),
+    Int(HashMap<Option<i64>, usize, RandomState>),
     /// Encoded keys.
-    Encoded(HashMap<Vec<u8>, usize>),
+    Encoded(HashMap<Vec<u8>, usize, RandomState>),
 }
 
 /// Aggregates its child's rows.
@@ -59,9 +61,9 @@ impl AggregationExecutor {
         let index = match group_by.as_slice() {
             [] => GroupIndex::Single,
             [only] if matches!(Column::new(only.field_type(), 0)?, Column::Int(_)) => {
-                GroupIndex::Int(HashMap::new())
+                GroupIndex::Int(HashMap::default())
             }
-            _ => GroupIndex::Encoded(HashMap::new()),
+            _ => GroupIndex::Encoded(HashMap::default()),
         };
         let states = if matches!(index, GroupIndex::Single) {
             vec![aggrs.iter().map(AggrFunction::new_state).collect()]
@@ -97,6 +99,7 @@ impl AggregationExecutor {
             .map(|a| Ok(a.arg.eval_to_column(ctx, &refs, rows)?))
             .collect::<Result<Vec<_>>>()?;
         let mut key = Vec::new();
+        let mut scratch = Vec::new();
         for i in 0..rows.len() {
             let group = match &mut self.index {
                 GroupIndex::Single => 0,
@@ -116,7 +119,7 @@ impl AggregationExecutor {
                 GroupIndex::Encoded(map) => {
                     key.clear();
                     for (column, g) in keys.iter().zip(&self.group_by) {
-                        encode_group_key(&mut key, column, g.field_type(), i)?;
+                        encode_group_key_with(&mut key, column, g.field_type(), i, &mut scratch)?;
                     }
                     let next = self.states.len();
                     let group = match map.get(&key) {
@@ -180,6 +183,17 @@ pub(crate) fn encode_group_key(
     field_type: &FieldType,
     row: usize,
 ) -> Result<()> {
+    encode_group_key_with(key, column, field_type, row, &mut Vec::new())
+}
+
+/// As `encode_group_key`, with `scratch` (reused across rows) for collation sort keys.
+fn encode_group_key_with(
+    key: &mut Vec<u8>,
+    column: &Column,
+    field_type: &FieldType,
+    row: usize,
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
     if !column.validity().is_valid(row) {
         key.push(0);
         return Ok(());
@@ -218,9 +232,17 @@ pub(crate) fn encode_group_key(
         }
         Column::Bytes(c) => {
             let collation = Collation::from_i32(field_type.collate).unwrap_or(Collation::Binary);
-            let mut sort_key = Vec::new();
-            collation.sort_key(c.get(row).unwrap_or_default(), &mut sort_key)?;
-            basalt_chunk::codec::number::encode_bytes(key, &sort_key);
+            let value = c.get(row).unwrap_or_default();
+            if matches!(
+                collation,
+                Collation::Binary | Collation::Utf8Mb4BinNoPadding | Collation::Utf8Mb40900Bin
+            ) {
+                basalt_chunk::codec::number::encode_bytes(key, value);
+            } else {
+                scratch.clear();
+                collation.sort_key(value, scratch)?;
+                basalt_chunk::codec::number::encode_bytes(key, scratch);
+            }
         }
         Column::Json(c) | Column::Named(c) => {
             basalt_chunk::codec::number::encode_bytes(key, c.get(row).unwrap_or_default())
