@@ -81,6 +81,9 @@ struct Flags {
     /// DuckDB or KV) and print their rates: the quick loop for profiling the executors.
     #[arg(long)]
     executors_only: bool,
+    /// With `--executors-only`: only the queries whose name contains this text.
+    #[arg(long, default_value = "")]
+    query: String,
 }
 
 /// One query's measurements at one scale factor.
@@ -429,7 +432,10 @@ fn executors_only(flags: &Flags) -> Result<(), String> {
     let rows = exec::SortedRows::new(pairs);
     let count = data.len() as u64;
     let mut table_rows = Vec::new();
-    for query in &dag::queries() {
+    for query in dag::queries()
+        .iter()
+        .filter(|q| q.name.contains(flags.query.as_str()))
+    {
         let (compute, expected) =
             Samples::measure(flags.runs, || Ok(compute::run(query.kind, &data)))?;
         let (samples, response) = Samples::measure(flags.runs, || exec::run(query, &rows))?;

@@ -15,6 +15,8 @@ use basalt_chunk::collation::Collation;
 use basalt_chunk::column::Column;
 use basalt_chunk::types::FieldType;
 use basalt_expr::aggr::{AggrFunction, AggrState};
+use basalt_expr::rpn::materialize;
+use basalt_expr::value::StackValue;
 use basalt_expr::{EvalContext, RpnExpression};
 
 use super::util::empty_like;
@@ -91,12 +93,12 @@ impl AggregationExecutor {
         let keys = self
             .group_by
             .iter()
-            .map(|g| Ok(g.eval_to_column(ctx, &refs, rows)?))
+            .map(|g| evaluated(g, ctx, &refs, rows))
             .collect::<Result<Vec<_>>>()?;
         let args = self
             .aggrs
             .iter()
-            .map(|a| Ok(a.arg.eval_to_column(ctx, &refs, rows)?))
+            .map(|a| evaluated(&a.arg, ctx, &refs, rows))
             .collect::<Result<Vec<_>>>()?;
         let mut key = Vec::new();
         let mut scratch = Vec::new();
@@ -104,22 +106,24 @@ impl AggregationExecutor {
             let group = match &mut self.index {
                 GroupIndex::Single => 0,
                 GroupIndex::Int(map) => {
-                    let Column::Int(column) = &keys[0] else {
+                    let (column, at) = keys[0].row(i);
+                    let Column::Int(ints) = column else {
                         return Err(Error::InvalidDag("integer group key expected".into()));
                     };
                     let next = self.states.len();
-                    let group = *map.entry(column.get(i)).or_insert(next);
+                    let group = *map.entry(ints.get(at)).or_insert(next);
                     if group == next {
                         self.states
                             .push(self.aggrs.iter().map(AggrFunction::new_state).collect());
-                        append_rows(&mut self.group_values[0], &keys[0], &[i])?;
+                        append_rows(&mut self.group_values[0], column, &[at])?;
                     }
                     group
                 }
                 GroupIndex::Encoded(map) => {
                     key.clear();
-                    for (column, g) in keys.iter().zip(&self.group_by) {
-                        encode_group_key_with(&mut key, column, g.field_type(), i, &mut scratch)?;
+                    for (value, g) in keys.iter().zip(&self.group_by) {
+                        let (column, at) = value.row(i);
+                        encode_group_key_with(&mut key, column, g.field_type(), at, &mut scratch)?;
                     }
                     let next = self.states.len();
                     let group = match map.get(&key) {
@@ -133,7 +137,8 @@ impl AggregationExecutor {
                         self.states
                             .push(self.aggrs.iter().map(AggrFunction::new_state).collect());
                         for (to, from) in self.group_values.iter_mut().zip(&keys) {
-                            append_rows(to, from, &[i])?;
+                            let (column, at) = from.row(i);
+                            append_rows(to, column, &[at])?;
                         }
                     }
                     group
@@ -145,7 +150,8 @@ impl AggregationExecutor {
                 .zip(self.states[group].iter_mut())
                 .zip(&args)
             {
-                aggr.update(ctx, state, values, i)?;
+                let (column, at) = values.row(i);
+                aggr.update(ctx, state, column, at)?;
             }
         }
         Ok(())
@@ -177,6 +183,38 @@ impl AggregationExecutor {
 
 /// Appends row `row` of `column` to a group key, so equal values (under the collation, and
 /// decimals of any scale) give equal bytes.
+/// An evaluated group key or aggregate argument. An input column is read in place through
+/// the batch's logical rows rather than copied out.
+enum Evaluated<'a> {
+    /// Row `i` is row `rows[i]` of the input column.
+    Input(&'a Column, &'a [usize]),
+    /// Row `i` is row `i`.
+    Dense(Column),
+}
+
+impl Evaluated<'_> {
+    /// The column holding row `i` and that row's index in it.
+    #[inline]
+    fn row(&self, i: usize) -> (&Column, usize) {
+        match self {
+            Evaluated::Input(column, rows) => (column, rows[i]),
+            Evaluated::Dense(column) => (column, i),
+        }
+    }
+}
+
+fn evaluated<'a>(
+    expr: &'a RpnExpression,
+    ctx: &mut EvalContext,
+    refs: &'a [Option<&'a Column>],
+    rows: &'a [usize],
+) -> Result<Evaluated<'a>> {
+    Ok(match expr.eval(ctx, refs, rows)? {
+        StackValue::Input(column, rows) => Evaluated::Input(column, rows),
+        other => Evaluated::Dense(materialize(other, expr.field_type(), rows.len())?),
+    })
+}
+
 pub(crate) fn encode_group_key(
     key: &mut Vec<u8>,
     column: &Column,
