@@ -15,6 +15,10 @@ impl Decimal {
     /// The value as `(v, frac)` with value `v / 10^frac` and `frac` its scale, when that is
     /// exact and fits an `i128`; `None` otherwise (the caller falls back to `Decimal`).
     pub fn to_scaled_i128(&self) -> Option<(i128, u8)> {
+        self.to_scaled_small().or_else(|| self.to_scaled_general())
+    }
+
+    fn to_scaled_general(&self) -> Option<(i128, u8)> {
         let frac = self.result_frac;
         if self.digits_frac > frac || usize::from(self.digits_int) + usize::from(frac) > I128_DIGITS
         {
@@ -36,6 +40,30 @@ impl Decimal {
         } else {
             v.checked_mul(pow10(frac32 - stored)?)?
         };
+        Some((if self.negative { -v } else { v }, frac))
+    }
+
+    /// `to_scaled_i128` for at most two integer words and one fraction word (money and
+    /// quantities): no 128-bit division.
+    fn to_scaled_small(&self) -> Option<(i128, u8)> {
+        let frac = self.result_frac;
+        let int_words = words_for(usize::from(self.digits_int));
+        let frac_words = words_for(usize::from(self.digits_frac));
+        if int_words > 2 || frac_words > 1 || self.digits_frac > frac || frac > 9 {
+            return None;
+        }
+        let mut int_part = 0u64;
+        for word in &self.words[..int_words] {
+            int_part = int_part * u64::from(WORD_BASE) + u64::from(*word);
+        }
+        // The fraction word holds its digits left-aligned; the stored ones end within `frac`.
+        let frac_part = if frac_words == 1 {
+            self.words[int_words] / 10u32.pow(9 - u32::from(frac))
+        } else {
+            0
+        };
+        let v =
+            i128::from(int_part) * i128::from(10u64.pow(u32::from(frac))) + i128::from(frac_part);
         Some((if self.negative { -v } else { v }, frac))
     }
 
@@ -61,6 +89,9 @@ impl Decimal {
     /// the larger of the two, as `Decimal::add` gives.
     pub fn add_to_scaled(&self, (acc, frac): (i128, u8)) -> Option<(i128, u8)> {
         let (v, own) = self.to_scaled_i128()?;
+        if own == frac {
+            return Some((acc.checked_add(v)?, frac));
+        }
         let to = frac.max(own);
         let acc = acc.checked_mul(pow10(u32::from(to - frac))?)?;
         let v = v.checked_mul(pow10(u32::from(to - own))?)?;
@@ -98,6 +129,28 @@ mod tests {
     }
 
     proptest! {
+        /// The small-value conversion agrees with the general one wherever it answers, on
+        /// parsed values and on values decoded from their binary form (leading words
+        /// dropped), and on products (wider stored fractions).
+        #[test]
+        fn small_conversion_agrees_with_the_general_one(
+            v in any::<i64>(),
+            frac in 0u8..12,
+            extra in 0u8..6,
+        ) {
+            let x = Decimal::from_scaled_i128(i128::from(v), frac).unwrap();
+            let precision = (x.digits_int + frac + extra).clamp(1, 65);
+            let mut bin = Vec::new();
+            x.encode_bin(precision, frac, &mut bin).unwrap();
+            let (decoded, _) = Decimal::decode_bin(&bin, precision, frac).unwrap();
+            let product = x.mul(&dec("0.05")).unwrap();
+            for d in [x, decoded, product] {
+                if let Some(small) = d.to_scaled_small() {
+                    prop_assert_eq!(Some(small), d.to_scaled_general(), "{}", d);
+                }
+            }
+        }
+
         /// The scaled sum agrees with `Decimal::add`, digit for digit.
         #[test]
         fn scaled_sums_agree_with_decimal_add(
