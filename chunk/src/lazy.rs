@@ -100,12 +100,28 @@ impl LazyBatch {
 
 /// Decodes every column of `schema` for every row, reading each row's header once.
 pub fn decode_columns(rows: &RawRows, schema: &[ColumnSchema]) -> Result<Vec<Column>> {
+    decode_columns_of(rows, schema, None)
+}
+
+/// Decodes the columns of `schema` for the rows marked in `wanted` (all rows when `None`);
+/// the other rows are NULL placeholders, so the columns keep every row's position.
+pub fn decode_columns_of(
+    rows: &RawRows,
+    schema: &[ColumnSchema],
+    wanted: Option<&[bool]>,
+) -> Result<Vec<Column>> {
     let mut columns = schema
         .iter()
         .map(|column| Column::new(&column.field_type, rows.len()))
         .collect::<Result<Vec<_>>>()?;
     let mut hints = vec![0usize; schema.len()];
     for index in 0..rows.len() {
+        if wanted.is_some_and(|wanted| !wanted.get(index).copied().unwrap_or(false)) {
+            for (column, schema) in columns.iter_mut().zip(schema) {
+                column.push_datum(&Datum::Null, &schema.field_type)?;
+            }
+            continue;
+        }
         let row = rows.get(index).unwrap_or_default();
         if row_v2::is_row_v2(row) {
             let slice = RowSlice::parse(row)?;

@@ -122,9 +122,14 @@ impl DagRunner {
                     .tbl_scan
                     .as_ref()
                     .ok_or_else(|| missing("table scan"))?;
-                Box::new(Summarized::new(TableScanExecutor::new(
-                    source, scan, ranges, paging,
-                )?))
+                let scan = TableScanExecutor::new(source, scan, ranges, paging)?;
+                // A Selection right above decodes only what its conditions read, for the rows
+                // still in play, and the rest for the rows it keeps.
+                let scan = match rest.first().map(|e| e.tp()) {
+                    Some(ExecType::TypeSelection) => scan.deferring(),
+                    _ => scan,
+                };
+                Box::new(Summarized::new(scan))
             }
             ExecType::TypeIndexScan => {
                 let scan = first

@@ -730,6 +730,83 @@ fn clustered_common_handle_tables() {
 }
 
 #[test]
+fn a_selection_over_a_scan_decodes_each_column_for_the_rows_still_in_play() {
+    // Two conditions on different stored columns (the name's, then the price's), a NULL name
+    // in the mix, and every column output: values of kept rows must be whole, whichever
+    // condition first needed their column. The scan defers decoding to the Selection.
+    let name_ne_x = tipb::Expr {
+        tp: Some(ExprType::ScalarFunc as i32),
+        sig: Some(Sig::NeString as i32),
+        field_type: Some(FieldType::new(FieldTypeTp::LongLong).to_tipb()),
+        children: vec![
+            column_ref(2, FieldTypeTp::VarString),
+            tipb::Expr {
+                tp: Some(ExprType::String as i32),
+                val: Some(b"x".to_vec()),
+                field_type: Some(FieldType::new(FieldTypeTp::VarString).to_tipb()),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let rows: Vec<(i64, f64, Option<&str>)> = (1..=2000)
+        .map(|i: i64| {
+            let name = match i % 4 {
+                0 => None,
+                1 => Some("x"),
+                2 => Some("yy"),
+                _ => Some("zzz"),
+            };
+            (i, (i % 7) as f64, name)
+        })
+        .collect();
+    // With the name condition, and without it (the name is then decoded after both ran,
+    // for the kept rows only).
+    for with_name in [true, false] {
+        let mut selection = price_above(3.0);
+        if let (true, Some(s)) = (with_name, selection.selection.as_mut()) {
+            s.conditions.insert(0, name_ne_x.clone());
+        }
+        let response = run(
+            &dag(vec![scan_executor(), selection], vec![0, 1, 2]),
+            source(&rows),
+        )
+        .unwrap();
+        let types = [
+            FieldType::new(FieldTypeTp::LongLong),
+            FieldType::new(FieldTypeTp::Double),
+            FieldType::new(FieldTypeTp::VarString),
+        ];
+        let mut got = Vec::new();
+        for chunk in &response.chunks {
+            let columns = decode_chunk(chunk.rows_data(), &types).unwrap();
+            let (Column::Int(ids), Column::Real(prices), Column::Bytes(names)) =
+                (&columns[0], &columns[1], &columns[2])
+            else {
+                panic!("int, real and bytes columns expected")
+            };
+            for i in 0..ids.len() {
+                got.push((
+                    ids.get(i).unwrap(),
+                    prices.get(i).unwrap(),
+                    names.get(i).map(|n| String::from_utf8(n.to_vec()).unwrap()),
+                ));
+            }
+        }
+        // NULL != 'x' is NULL, so NULL names drop out with the 'x's.
+        let expected: Vec<(i64, f64, Option<String>)> = rows
+            .iter()
+            .filter(|(_, price, name)| {
+                *price > 3.0 && (!with_name || name.is_some_and(|n| n != "x"))
+            })
+            .map(|(id, price, name)| (*id, *price, name.map(str::to_string)))
+            .collect();
+        assert!(expected.len() > 300, "{} rows kept", expected.len());
+        assert_eq!(got, expected, "with the name condition: {with_name}");
+    }
+}
+
+#[test]
 fn top_n_over_many_rows_with_ties_and_nulls_matches_a_full_sort() {
     // ORDER BY name DESC, price LIMIT n over 5000 rows in a shuffled order with few distinct
     // values (ties across compactions) and NULL names (they sort last when descending).

@@ -176,6 +176,7 @@ impl AggregationExecutor {
         }
         Ok(Batch {
             logical_rows: (0..self.states.len()).collect(),
+            deferred: None,
             columns,
         })
     }

@@ -173,6 +173,7 @@ impl<S: ScanSource> BatchExecutor for IndexScanExecutor<S> {
         Ok(BatchResult {
             batch: Batch {
                 logical_rows: (0..pairs.len()).collect(),
+                deferred: None,
                 columns,
             },
             drained,

@@ -18,10 +18,11 @@ pub(crate) mod util;
 use std::time::Instant;
 
 use basalt_chunk::column::Column;
+use basalt_chunk::lazy::{decode_columns_of, ColumnSchema, RawRows};
 use basalt_chunk::types::FieldType;
 use basalt_expr::EvalContext;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub use aggregation::AggregationExecutor;
 pub use index_scan::IndexScanExecutor;
@@ -41,9 +42,62 @@ pub struct Batch {
     pub columns: Vec<Column>,
     /// Indexes of the physical rows in the result, in order.
     pub logical_rows: Vec<usize>,
+    /// Columns a table scan left undecoded for its Selection parent (late materialization):
+    /// their entries in `columns` are empty until `decode_deferred` fills them.
+    pub deferred: Option<Box<Deferred>>,
+}
+
+/// The raw rows behind a batch's undecoded columns.
+#[derive(Debug)]
+pub struct Deferred {
+    /// The row values.
+    pub rows: RawRows,
+    /// Each undecoded column: its index in the batch and how to decode it.
+    pub columns: Vec<(usize, ColumnSchema)>,
 }
 
 impl Batch {
+    /// Decodes the deferred columns among `wanted` (batch column indexes) for the logical
+    /// rows only; other rows are NULL placeholders. A no-op without deferred columns.
+    pub fn decode_deferred(&mut self, wanted: &[usize]) -> Result<()> {
+        let Some(deferred) = self.deferred.as_mut() else {
+            return Ok(());
+        };
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut deferred.columns)
+            .into_iter()
+            .partition(|(index, _)| wanted.contains(index));
+        deferred.columns = later;
+        if !now.is_empty() {
+            let mut mask = vec![false; deferred.rows.len()];
+            for &row in &self.logical_rows {
+                if let Some(slot) = mask.get_mut(row) {
+                    *slot = true;
+                }
+            }
+            let schema: Vec<ColumnSchema> = now.iter().map(|(_, s)| s.clone()).collect();
+            let decoded = decode_columns_of(&deferred.rows, &schema, Some(&mask))?;
+            for ((index, _), column) in now.into_iter().zip(decoded) {
+                let slot = self.columns.get_mut(index).ok_or_else(|| {
+                    Error::InvalidDag(format!("deferred column {index} outside the batch"))
+                })?;
+                *slot = column;
+            }
+        }
+        if deferred.columns.is_empty() {
+            self.deferred = None;
+        }
+        Ok(())
+    }
+
+    /// Decodes every deferred column for the logical rows.
+    pub fn decode_all_deferred(&mut self) -> Result<()> {
+        let all: Vec<usize> = match &self.deferred {
+            Some(deferred) => deferred.columns.iter().map(|(index, _)| *index).collect(),
+            None => return Ok(()),
+        };
+        self.decode_deferred(&all)
+    }
+
     /// The columns as the expression evaluator takes them.
     pub fn column_refs(&self) -> Vec<Option<&Column>> {
         self.columns.iter().map(Some).collect()

@@ -42,6 +42,7 @@ impl BatchExecutor for ProjectionExecutor {
         Ok(BatchResult {
             batch: Batch {
                 logical_rows: (0..rows.len()).collect(),
+                deferred: None,
                 columns,
             },
             drained: result.drained,

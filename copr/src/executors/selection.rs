@@ -12,12 +12,21 @@ use crate::error::{Error, Result};
 pub struct SelectionExecutor {
     child: Box<dyn BatchExecutor>,
     conditions: Vec<RpnExpression>,
+    /// The input columns each condition reads.
+    reads: Vec<Vec<usize>>,
 }
 
 impl SelectionExecutor {
-    /// Filters `child` by `conditions` (all must hold).
+    /// Filters `child` by `conditions` (all must hold). When the child defers decoding
+    /// (`TableScanExecutor::deferring`), each condition's columns are decoded just before it
+    /// runs, for the rows the earlier conditions kept, and the rest once all have run.
     pub fn new(child: Box<dyn BatchExecutor>, conditions: Vec<RpnExpression>) -> Self {
-        SelectionExecutor { child, conditions }
+        let reads = conditions.iter().map(RpnExpression::column_refs).collect();
+        SelectionExecutor {
+            child,
+            conditions,
+            reads,
+        }
     }
 }
 
@@ -41,10 +50,11 @@ impl BatchExecutor for SelectionExecutor {
 
     fn next_batch(&mut self, ctx: &mut EvalContext, scan_rows: usize) -> Result<BatchResult> {
         let mut result = self.child.next_batch(ctx, scan_rows)?;
-        for condition in &self.conditions {
+        for (condition, reads) in self.conditions.iter().zip(&self.reads) {
             if result.batch.logical_rows.is_empty() {
                 break;
             }
+            result.batch.decode_deferred(reads)?;
             let values = {
                 let refs = result.batch.column_refs();
                 condition.eval_to_column(ctx, &refs, &result.batch.logical_rows)?
@@ -57,6 +67,7 @@ impl BatchExecutor for SelectionExecutor {
             }
             result.batch.logical_rows = kept;
         }
+        result.batch.decode_all_deferred()?;
         Ok(result)
     }
 

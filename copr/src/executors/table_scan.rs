@@ -14,7 +14,7 @@ use basalt_expr::EvalContext;
 use basalt_proto::tipb;
 
 use super::ranges::{Paging, RangeCursor};
-use super::{Batch, BatchExecutor, BatchResult, ExecSummary};
+use super::{Batch, BatchExecutor, BatchResult, Deferred, ExecSummary};
 use crate::error::{Error, Result};
 use crate::source::ScanSource;
 
@@ -35,6 +35,9 @@ pub struct TableScanExecutor<S: ScanSource> {
     stored: Vec<ColumnSchema>,
     /// For clustered tables with a common handle: the primary key's column ids, in key order.
     primary_column_ids: Vec<i64>,
+    /// Leave stored columns undecoded in `Batch::deferred` (the parent is a Selection, which
+    /// decodes what each condition reads for the rows still in play).
+    defer: bool,
 }
 
 impl<S: ScanSource> TableScanExecutor<S> {
@@ -76,7 +79,15 @@ impl<S: ScanSource> TableScanExecutor<S> {
             outputs,
             stored,
             primary_column_ids: scan.primary_column_ids.clone(),
+            defer: false,
         })
+    }
+
+    /// Hands batches over with their stored columns undecoded (see `Batch::deferred`); only
+    /// for a parent that decodes them before anything else reads the batch.
+    pub fn deferring(mut self) -> Self {
+        self.defer = true;
+        self
     }
 }
 
@@ -152,6 +163,7 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
                 batch: Batch {
                     logical_rows: (0..pairs.len()).collect(),
                     columns,
+                    deferred: None,
                 },
                 drained: self.ranges.is_drained(),
             });
@@ -175,6 +187,32 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
                     Ok(())
                 })?;
         let drained = self.ranges.is_drained();
+        if self.defer {
+            let mut columns = Vec::with_capacity(self.outputs.len());
+            let mut deferred = Vec::new();
+            for (index, (output, field_type)) in self.outputs.iter().zip(&self.schema).enumerate() {
+                columns.push(match output {
+                    Output::Handle => Column::Int(handles.clone()),
+                    Output::Stored(at) => {
+                        deferred.push((index, self.stored[*at].clone()));
+                        Column::new(field_type, 0)?
+                    }
+                });
+            }
+            return Ok(BatchResult {
+                batch: Batch {
+                    columns,
+                    logical_rows: (0..count).collect(),
+                    deferred: (!deferred.is_empty()).then(|| {
+                        Box::new(Deferred {
+                            rows,
+                            columns: deferred,
+                        })
+                    }),
+                },
+                drained,
+            });
+        }
         let mut stored = decode_columns(&rows, &self.stored)?
             .into_iter()
             .map(Some)
@@ -192,6 +230,7 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
             batch: Batch {
                 logical_rows: (0..count).collect(),
                 columns,
+                deferred: None,
             },
             drained,
         })

@@ -250,6 +250,7 @@ impl BatchExecutor for TopNExecutor {
             batch: Batch {
                 columns,
                 logical_rows: order,
+                deferred: None,
             },
             drained: true,
         })
