@@ -16,6 +16,19 @@ pub struct RawRows {
 }
 
 impl RawRows {
+    /// Room for `rows` rows of `bytes` bytes in all.
+    pub fn with_capacity(rows: usize, bytes: usize) -> RawRows {
+        RawRows {
+            data: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Bytes of all rows.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
     /// Appends one row's value bytes.
     pub fn push(&mut self, row: &[u8]) {
         self.data.extend_from_slice(row);

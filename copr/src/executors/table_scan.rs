@@ -18,6 +18,9 @@ use super::{Batch, BatchExecutor, BatchResult, Deferred, ExecSummary};
 use crate::error::{Error, Result};
 use crate::source::ScanSource;
 
+/// The most a batch's row buffer is sized for up front.
+const MAX_RESERVE_BYTES: usize = 8 << 20;
+
 /// Column id TiDB uses for the hidden `_tidb_rowid` handle.
 pub const EXTRA_HANDLE_ID: i64 = -1;
 
@@ -38,6 +41,8 @@ pub struct TableScanExecutor<S: ScanSource> {
     /// Leave stored columns undecoded in `Batch::deferred` (the parent is a Selection, which
     /// decodes what each condition reads for the rows still in play).
     defer: bool,
+    /// Bytes per row of the last batch, to size the next one's buffer.
+    row_bytes: usize,
 }
 
 impl<S: ScanSource> TableScanExecutor<S> {
@@ -80,6 +85,7 @@ impl<S: ScanSource> TableScanExecutor<S> {
             stored,
             primary_column_ids: scan.primary_column_ids.clone(),
             defer: false,
+            row_bytes: 0,
         })
     }
 
@@ -171,22 +177,29 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
         // Rows go from the scan straight into one buffer, their handles decoded on the way.
         let wants_handle = self.outputs.iter().any(|o| matches!(o, Output::Handle));
         let mut handles = FixedColumn::with_capacity(if wants_handle { scan_rows } else { 0 });
-        let mut rows = RawRows::default();
-        let count =
-            self.ranges
-                .read_each(&mut self.source, scan_rows.max(1), &mut |key, value| {
-                    if wants_handle {
-                        match table::decode_row_key(key, false)? {
-                            (_, Handle::Int(handle)) => handles.push(Some(handle)),
-                            (_, Handle::Common(_)) => {
-                                return Err(Error::Unsupported("common handles".into()))
-                            }
+        let want = scan_rows.max(1);
+        // Sized from the last batch, within reason: rows of huge values grow as they come.
+        let reserve = want.saturating_mul(self.row_bytes).min(MAX_RESERVE_BYTES);
+        let mut rows = RawRows::with_capacity(want, reserve);
+        let count = self
+            .ranges
+            .read_each(&mut self.source, want, &mut |key, value| {
+                if wants_handle {
+                    match table::decode_row_key(key, false)? {
+                        (_, Handle::Int(handle)) => handles.push(Some(handle)),
+                        (_, Handle::Common(_)) => {
+                            return Err(Error::Unsupported("common handles".into()))
                         }
                     }
-                    rows.push(value);
-                    Ok(())
-                })?;
+                }
+                rows.push(value);
+                Ok(())
+            })?;
         let drained = self.ranges.is_drained();
+        if count > 0 {
+            // A little over the last batch's average, so a similar batch needs no regrowth.
+            self.row_bytes = rows.bytes() / count + 8;
+        }
         if self.defer {
             let mut columns = Vec::with_capacity(self.outputs.len());
             let mut deferred = Vec::new();

@@ -8,7 +8,7 @@ use rocksdb::{
     ReadOptions, SnapshotWithThreadMode, WriteBatch, WriteOptions, DB,
 };
 
-use super::{EngineIterator, IterOptions, KvEngine, Modify, Snapshot, ALL_CFS};
+use super::{EngineIterator, IterOptions, KvEngine, Modify, Snapshot, ALL_CFS, CF_LOCK, CF_RAFT};
 use crate::error::{Error, Result};
 
 /// Tuning knobs for the RocksDB instance.
@@ -50,9 +50,13 @@ impl RocksEngine {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path, options: &RocksOptions) -> Result<Self> {
         let cache = Cache::new_lru_cache(options.block_cache_bytes);
-        let cf_options = |prefix_bloom: bool| {
+        let cf_options = |name: &str, prefix_bloom: bool| {
             let mut block = BlockBasedOptions::default();
             block.set_block_cache(&cache);
+            // TiKV's block sizes: 32 KiB for data and write records, 16 KiB for locks and
+            // raft state. Larger blocks mean fewer block cache lookups per row on long scans.
+            let small = name == CF_LOCK || name == CF_RAFT;
+            block.set_block_size(if small { 16 << 10 } else { 32 << 10 });
             block.set_bloom_filter(10.0, false);
             block.set_whole_key_filtering(!prefix_bloom);
             let mut cf = Options::default();
@@ -68,7 +72,7 @@ impl RocksEngine {
         db_options.set_keep_log_file_num(4);
         let descriptors = ALL_CFS
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(false)));
+            .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, false)));
         let db = DB::open_cf_descriptors(&db_options, path, descriptors)?;
         Ok(RocksEngine { db: Arc::new(db) })
     }
