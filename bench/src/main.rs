@@ -81,7 +81,7 @@ struct Flags {
     /// DuckDB or KV) and print their rates: the quick loop for profiling the executors.
     #[arg(long)]
     executors_only: bool,
-    /// With `--executors-only`: only the queries whose name contains this text.
+    /// Only the queries whose name contains this text (for profiling one query).
     #[arg(long, default_value = "")]
     query: String,
 }
@@ -206,7 +206,7 @@ async fn analytic(
         }
         scan
     };
-    let queries = dag::queries();
+    let queries = selected_queries(flags);
     let server = server::Server::start(&data_dir)?;
     let mut client = copr::Client::connect(&server.kv, &server.pd).await?;
     let one = client.tasks().await?;
@@ -424,6 +424,14 @@ fn scaling_factors(flags: &Flags) -> Result<Vec<f64>, String> {
         .collect()
 }
 
+/// The queries `--query` selects (all by default).
+fn selected_queries(flags: &Flags) -> Vec<Query> {
+    dag::queries()
+        .into_iter()
+        .filter(|q| q.name.contains(flags.query.as_str()))
+        .collect()
+}
+
 /// `--executors-only`: each query through `DagRunner` over rows in memory, next to the plain
 /// loop, answers checked.
 fn executors_only(flags: &Flags) -> Result<(), String> {
@@ -432,10 +440,7 @@ fn executors_only(flags: &Flags) -> Result<(), String> {
     let rows = exec::SortedRows::new(pairs);
     let count = data.len() as u64;
     let mut table_rows = Vec::new();
-    for query in dag::queries()
-        .iter()
-        .filter(|q| q.name.contains(flags.query.as_str()))
-    {
+    for query in &selected_queries(flags) {
         let (compute, expected) =
             Samples::measure(flags.runs, || Ok(compute::run(query.kind, &data)))?;
         let (samples, response) = Samples::measure(flags.runs, || exec::run(query, &rows))?;

@@ -345,6 +345,12 @@ impl Column {
         })
     }
 
+    /// Appends a NULL.
+    #[inline]
+    pub fn push_null(&mut self) {
+        each_column!(self, c => c.push(None))
+    }
+
     /// Appends a datum typed for `field_type` (see `codec::datum::typed`).
     pub fn push_datum(&mut self, datum: &Datum, field_type: &FieldType) -> Result<()> {
         match (&mut *self, datum) {

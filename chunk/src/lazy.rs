@@ -6,6 +6,7 @@ use crate::codec::row_v2::{self, ColumnValue, RowSlice};
 use crate::column::Column;
 use crate::decimal::Decimal;
 use crate::error::{Error, Result};
+use crate::time::DateTime;
 use crate::types::{FieldType, FieldTypeTp};
 
 /// Row values back to back.
@@ -130,8 +131,8 @@ pub fn decode_columns_of(
     let mut hints = vec![0usize; schema.len()];
     for index in 0..rows.len() {
         if wanted.is_some_and(|wanted| !wanted.get(index).copied().unwrap_or(false)) {
-            for (column, schema) in columns.iter_mut().zip(schema) {
-                column.push_datum(&Datum::Null, &schema.field_type)?;
+            for column in columns.iter_mut() {
+                column.push_null();
             }
             continue;
         }
@@ -199,6 +200,17 @@ fn push_v2(column: &mut Column, bytes: &[u8], field_type: &FieldType) -> Result<
             }
             c.push(Some(decimal));
         }
+        (
+            Column::DateTime(c),
+            FieldTypeTp::Date
+            | FieldTypeTp::NewDate
+            | FieldTypeTp::DateTime
+            | FieldTypeTp::Timestamp,
+        ) => c.push(Some(DateTime::from_packed_u64(
+            row_v2::decode_u64(bytes)?,
+            datum::time_type(field_type.tp),
+            field_type.fsp(),
+        )?)),
         (column, _) => column.push_datum(&datum::from_row_v2(bytes, field_type)?, field_type)?,
     }
     Ok(())

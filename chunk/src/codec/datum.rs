@@ -167,7 +167,8 @@ pub fn decode_all(mut input: &[u8]) -> Result<Vec<Datum>> {
     Ok(datums)
 }
 
-fn time_type(tp: FieldTypeTp) -> TimeType {
+/// The kind of time a column of type `tp` holds.
+pub fn time_type(tp: FieldTypeTp) -> TimeType {
     match tp {
         FieldTypeTp::Date | FieldTypeTp::NewDate => TimeType::Date,
         FieldTypeTp::Timestamp => TimeType::Timestamp,

@@ -102,13 +102,17 @@ impl RangeCursor {
                 break;
             };
             let want = limit - read;
-            last.clear();
+            // Only a range that yields all `want` rows is resumed: its last key is kept.
+            let mut seen = 0;
             let got = source.scan_each(lower, upper, self.desc, want, &mut |key, value| {
-                last.clear();
-                last.extend_from_slice(key);
+                seen += 1;
+                if seen == want {
+                    last.clear();
+                    last.extend_from_slice(key);
+                }
                 visit(key, value)
             })?;
-            if got > 0 {
+            if got == want {
                 // Resume after the last key: just above it going up, at it (exclusive) going down.
                 if self.desc {
                     upper.clone_from(&last);

@@ -142,8 +142,24 @@ pub fn scan_each<S: Snapshot>(
             Some(lock)
         };
         let key = Key::from_encoded(std::mem::take(&mut encoded));
+        let blocking = match lock.as_ref().filter(|_| !options.ignore_locks) {
+            Some(lock) => {
+                check_lock_conflict(&key, lock, options.read_ts, &options.bypass_locks).err()
+            }
+            None => None,
+        };
         // Forward, the write cursor sits on the key's newest version: the visible one is found
-        // by stepping through the versions, with no seek per key.
+        // by stepping through the versions, with no seek per key. With no lock in the way it
+        // goes to `visit` straight from the cursor.
+        if !options.reverse && order != Ordering::Greater && blocking.is_none() {
+            visible_forward(&mut writes, &key, options, &reader, &mut |found| {
+                key.to_raw_into(&mut raw)?;
+                visited += 1;
+                visit(&raw, Ok(found))
+            })?;
+            encoded = key.into_encoded();
+            continue;
+        }
         let mut stepped = None;
         if order != Ordering::Greater {
             if options.reverse {
@@ -154,27 +170,27 @@ pub fn scan_each<S: Snapshot>(
                     &key,
                     options,
                     &reader,
-                    &mut value,
+                    &mut |found| {
+                        value.clear();
+                        value.extend_from_slice(found);
+                        Ok(())
+                    },
                 )?);
             }
         }
         let mut outcome = None;
-        if let Some(lock) = lock.as_ref().filter(|_| !options.ignore_locks) {
-            if let Err(err) =
-                check_lock_conflict(&key, lock, options.read_ts, &options.bypass_locks)
-            {
-                outcome = Some(if options.access_locks.contains(&lock.ts) {
-                    match reader.load_from_lock(&key, lock, options.key_only)? {
-                        Some(from_lock) => {
-                            value = from_lock;
-                            Some(Ok(()))
-                        }
-                        None => None,
+        if let (Some(err), Some(lock)) = (blocking, lock.as_ref()) {
+            outcome = Some(if options.access_locks.contains(&lock.ts) {
+                match reader.load_from_lock(&key, lock, options.key_only)? {
+                    Some(from_lock) => {
+                        value = from_lock;
+                        Some(Ok(()))
                     }
-                } else {
-                    Some(Err(err))
-                });
-            }
+                    None => None,
+                }
+            } else {
+                Some(Err(err))
+            });
         }
         let outcome = match outcome {
             // A blocking lock decided the key: its error, its value, or nothing.
@@ -216,37 +232,33 @@ pub fn scan_each<S: Snapshot>(
 }
 
 /// Walks the write cursor (forward, on `key`'s newest version) past every version of `key`,
-/// finding the value visible at the read timestamp (the newest put or delete committed at or
-/// before it, lock and rollback records skipped) and copying it into `value`. Answers whether
-/// a value is visible.
+/// handing the value visible at the read timestamp (the newest put or delete committed at or
+/// before it, lock and rollback records skipped) to `found`, borrowed from the cursor. Answers
+/// whether a value is visible.
 fn visible_forward<I: EngineIterator, S: Snapshot>(
     cursor: &mut Cursor<I>,
     key: &Key,
     options: &ScanOptions,
     reader: &MvccReader<S>,
-    value: &mut Vec<u8>,
+    found: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<bool> {
     let mut visible: Option<bool> = None;
     while cursor.valid {
-        let (found, commit_ts) = Key::split_on_ts(cursor.iter.key())?;
-        if found != key.as_encoded() {
+        let (version, commit_ts) = Key::split_on_ts(cursor.iter.key())?;
+        if version != key.as_encoded() {
             break;
         }
         if visible.is_none() && commit_ts <= options.read_ts {
             let write = WriteRef::parse(cursor.iter.value())?;
             match write.write_type {
                 WriteType::Put => {
-                    value.clear();
-                    if !options.key_only {
-                        match write.short_value {
-                            Some(short) => value.extend_from_slice(short),
-                            None => {
-                                *value = reader.load_data(
-                                    key,
-                                    &Write::new(write.write_type, write.start_ts, None),
-                                )?
-                            }
-                        }
+                    match (options.key_only, write.short_value) {
+                        (true, _) => found(&[])?,
+                        (false, Some(short)) => found(short)?,
+                        (false, None) => found(&reader.load_data(
+                            key,
+                            &Write::new(write.write_type, write.start_ts, None),
+                        )?)?,
                     }
                     visible = Some(true);
                 }
