@@ -136,12 +136,16 @@ impl<'a> RowSlice<'a> {
             ));
         }
         let values = &input[..values_len];
+        // Small rows (the common case) have one-byte ids and two-byte offsets, checked without
+        // early exits so the loops vectorize: a row is parsed once per decoded column.
         let ascending = if big {
             non_null_ids.strictly_ascending() && null_ids.strictly_ascending()
         } else {
-            // Small rows (the common case): one-byte ids, checked a pair at a time.
-            let strict = |ids: &[u8]| ids.windows(2).all(|pair| pair[0] < pair[1]);
-            strict(non_null_ids.bytes) && strict(null_ids.bytes)
+            let strict = |ids: &[u8]| {
+                ids.windows(2)
+                    .fold(true, |ok, pair| ok & (pair[0] < pair[1]))
+            };
+            strict(non_null_ids.bytes) & strict(null_ids.bytes)
         };
         if !ascending {
             return Err(Error::corrupted("row v2", "column ids not ascending"));
@@ -149,12 +153,9 @@ impl<'a> RowSlice<'a> {
         let ordered = if big {
             offsets.non_decreasing()
         } else {
-            let mut previous = 0u16;
-            offsets.bytes.chunks_exact(2).all(|pair| {
-                let offset = u16::from_le_bytes([pair[0], pair[1]]);
-                let ok = offset >= previous;
-                previous = offset;
-                ok
+            offsets.bytes.windows(4).step_by(2).fold(true, |ok, pair| {
+                ok & (u16::from_le_bytes([pair[0], pair[1]])
+                    <= u16::from_le_bytes([pair[2], pair[3]]))
             })
         };
         if !ordered {
@@ -398,6 +399,17 @@ mod tests {
         assert!(RowSlice::parse(&bad_flags).is_err());
         assert!(RowSlice::parse(&[128, 0, 0xFF, 0xFF, 0, 0]).is_err());
         assert!(RowSlice::parse(&[]).is_err());
+        // Three columns whose end offsets go 2, 1, 3; then ids 1, 3, 2.
+        let backwards = [128, 0, 3, 0, 0, 0, 1, 2, 3, 2, 0, 1, 0, 3, 0, b'a', b'b', b'c'];
+        let err = RowSlice::parse(&backwards).unwrap_err().to_string();
+        assert!(err.contains("offsets decrease"), "{err}");
+        let unordered = [128, 0, 3, 0, 0, 0, 1, 3, 2, 1, 0, 2, 0, 3, 0, b'a', b'b', b'c'];
+        let err = RowSlice::parse(&unordered).unwrap_err().to_string();
+        assert!(err.contains("not ascending"), "{err}");
+        let mut fine = backwards;
+        fine[9..15].copy_from_slice(&[1, 0, 2, 0, 3, 0]);
+        let row = RowSlice::parse(&fine).unwrap();
+        assert_eq!(row.search(3), Some(ColumnValue::Value(&b"c"[..])));
     }
 
     proptest! {
