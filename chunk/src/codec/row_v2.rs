@@ -153,10 +153,15 @@ impl<'a> RowSlice<'a> {
         let ordered = if big {
             offsets.non_decreasing()
         } else {
-            offsets.bytes.windows(4).step_by(2).fold(true, |ok, pair| {
-                ok & (u16::from_le_bytes([pair[0], pair[1]])
-                    <= u16::from_le_bytes([pair[2], pair[3]]))
-            })
+            let bytes = offsets.bytes;
+            let mut ok = true;
+            let mut at = 2;
+            while at + 1 < bytes.len() {
+                let previous = u16::from_le_bytes([bytes[at - 2], bytes[at - 1]]);
+                ok &= previous <= u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+                at += 2;
+            }
+            ok
         };
         if !ordered {
             return Err(Error::corrupted("row v2", "offsets decrease"));
@@ -400,10 +405,14 @@ mod tests {
         assert!(RowSlice::parse(&[128, 0, 0xFF, 0xFF, 0, 0]).is_err());
         assert!(RowSlice::parse(&[]).is_err());
         // Three columns whose end offsets go 2, 1, 3; then ids 1, 3, 2.
-        let backwards = [128, 0, 3, 0, 0, 0, 1, 2, 3, 2, 0, 1, 0, 3, 0, b'a', b'b', b'c'];
+        let backwards = [
+            128, 0, 3, 0, 0, 0, 1, 2, 3, 2, 0, 1, 0, 3, 0, b'a', b'b', b'c',
+        ];
         let err = RowSlice::parse(&backwards).unwrap_err().to_string();
         assert!(err.contains("offsets decrease"), "{err}");
-        let unordered = [128, 0, 3, 0, 0, 0, 1, 3, 2, 1, 0, 2, 0, 3, 0, b'a', b'b', b'c'];
+        let unordered = [
+            128, 0, 3, 0, 0, 0, 1, 3, 2, 1, 0, 2, 0, 3, 0, b'a', b'b', b'c',
+        ];
         let err = RowSlice::parse(&unordered).unwrap_err().to_string();
         assert!(err.contains("not ascending"), "{err}");
         let mut fine = backwards;
