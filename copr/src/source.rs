@@ -4,13 +4,39 @@
 //! `Response.locked`.
 
 use basalt_storage::engine::Snapshot;
-use basalt_storage::mvcc::{self, ScanOptions};
+use basalt_storage::mvcc::{self, Key, ScanOptions};
 
 use crate::error::Result;
 
-/// What a scan hands each visible pair to: the user key and the row value, borrowed for the
-/// call only. An error stops the scan.
-pub type Visit<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<()>;
+/// What a scan hands each visible pair to: the key and the row value, borrowed for the call
+/// only. An error stops the scan.
+pub type Visit<'a> = &'a mut dyn FnMut(RowKey<'_>, &[u8]) -> Result<()>;
+
+/// A scanned pair's key: the user key, or its memcomparable encoding as stored (decoded only
+/// by visitors that need it).
+#[derive(Debug, Clone, Copy)]
+pub enum RowKey<'a> {
+    /// The user key.
+    Raw(&'a [u8]),
+    /// The stored (memcomparable-encoded) user key.
+    Encoded(&'a Key),
+}
+
+impl<'a> RowKey<'a> {
+    /// The user key, decoded into `buf` if it is encoded.
+    pub fn user_key<'b>(&self, buf: &'b mut Vec<u8>) -> Result<&'b [u8]>
+    where
+        'a: 'b,
+    {
+        match *self {
+            RowKey::Raw(raw) => Ok(raw),
+            RowKey::Encoded(key) => {
+                key.to_raw_into(buf)?;
+                Ok(buf.as_slice())
+            }
+        }
+    }
+}
 
 /// Reads visible rows of the request's snapshot.
 pub trait ScanSource: Send {
@@ -34,8 +60,9 @@ pub trait ScanSource: Send {
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut pairs = Vec::new();
+        let mut buf = Vec::new();
         self.scan_each(lower, upper, desc, limit, &mut |key, value| {
-            pairs.push((key.to_vec(), value.to_vec()));
+            pairs.push((key.user_key(&mut buf)?.to_vec(), value.to_vec()));
             Ok(())
         })?;
         Ok(pairs)
@@ -96,7 +123,7 @@ impl<S: Snapshot + Clone + Send> ScanSource for SnapshotSource<S> {
         let scanned = mvcc::scan_each(self.snapshot.clone(), &options, &mut |key, value| {
             // A lock that blocks the reader fails the request (`Response.locked`).
             let value = value?;
-            visit(key, value).map_err(|err| {
+            visit(RowKey::Encoded(key), value).map_err(|err| {
                 failure = Some(err);
                 basalt_storage::Error::Closed
             })
@@ -150,7 +177,7 @@ pub fn scan_sorted(
     let mut visited = 0;
     let mut each = |(key, value): &(Vec<u8>, Vec<u8>)| {
         visited += 1;
-        visit(key, value)
+        visit(RowKey::Raw(key), value)
     };
     if desc {
         inside.iter().rev().take(limit).try_for_each(&mut each)?;

@@ -80,8 +80,9 @@ impl RangeCursor {
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut pairs = Vec::new();
+        let mut buf = Vec::new();
         self.read_each(source, limit, &mut |key, value| {
-            pairs.push((key.to_vec(), value.to_vec()));
+            pairs.push((key.user_key(&mut buf)?.to_vec(), value.to_vec()));
             Ok(())
         })?;
         Ok(pairs)
@@ -107,8 +108,10 @@ impl RangeCursor {
             let got = source.scan_each(lower, upper, self.desc, want, &mut |key, value| {
                 seen += 1;
                 if seen == want {
+                    let mut buf = Vec::new();
+                    let user_key = key.user_key(&mut buf)?;
                     last.clear();
-                    last.extend_from_slice(key);
+                    last.extend_from_slice(user_key);
                 }
                 visit(key, value)
             })?;

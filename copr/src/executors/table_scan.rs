@@ -181,11 +181,12 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
         // Sized from the last batch, within reason: rows of huge values grow as they come.
         let reserve = want.saturating_mul(self.row_bytes).min(MAX_RESERVE_BYTES);
         let mut rows = RawRows::with_capacity(want, reserve);
+        let mut user_key = Vec::new();
         let count = self
             .ranges
             .read_each(&mut self.source, want, &mut |key, value| {
                 if wants_handle {
-                    match table::decode_row_key(key, false)? {
+                    match table::decode_row_key(key.user_key(&mut user_key)?, false)? {
                         (_, Handle::Int(handle)) => handles.push(Some(handle)),
                         (_, Handle::Common(_)) => {
                             return Err(Error::Unsupported("common handles".into()))

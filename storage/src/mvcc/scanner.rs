@@ -73,9 +73,11 @@ impl<I: EngineIterator> Cursor<I> {
 /// Scans `[lower, upper)` at `read_ts`.
 pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<ScannedEntry>> {
     let mut entries = Vec::new();
+    let mut raw = Vec::new();
     scan_each(snapshot, options, &mut |key, value| {
+        key.to_raw_into(&mut raw)?;
         entries.push(ScannedEntry {
-            key: key.to_vec(),
+            key: raw.clone(),
             value: value.map(<[u8]>::to_vec),
         });
         Ok(())
@@ -83,14 +85,15 @@ pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<Scann
     Ok(entries)
 }
 
-/// Scans `[lower, upper)` at `read_ts`, handing each entry to `visit` (the user key, and the
-/// value or the lock error of that key) instead of collecting them: the key and value are
-/// borrowed from buffers reused across keys, so a scan allocates nothing per row. An error
-/// from `visit` stops the scan and is returned. Answers the number of entries visited.
+/// Scans `[lower, upper)` at `read_ts`, handing each entry to `visit` (the key, encoded, and
+/// the value or the lock error of that key) instead of collecting them: the key and value are
+/// borrowed from the cursor or from buffers reused across keys, so a scan allocates nothing
+/// per row, and a visitor that does not need the user key never decodes it. An error from
+/// `visit` stops the scan and is returned. Answers the number of entries visited.
 pub fn scan_each<S: Snapshot>(
     snapshot: S,
     options: &ScanOptions,
-    visit: &mut dyn FnMut(&[u8], Result<&[u8]>) -> Result<()>,
+    visit: &mut dyn FnMut(&Key, Result<&[u8]>) -> Result<()>,
 ) -> Result<usize> {
     let lower = Key::from_raw(&options.lower);
     let upper = (!options.upper.is_empty()).then(|| Key::from_raw(&options.upper));
@@ -105,9 +108,8 @@ pub fn scan_each<S: Snapshot>(
     )?;
     let mut locks = Cursor::start(snapshot.iterator_cf(CF_LOCK, bounds)?, options.reverse)?;
     let mut reader = MvccReader::new(snapshot);
-    // Buffers reused for every key: its encoded form, its user form, its visible value.
+    // Buffers reused for every key: its encoded form and its visible value.
     let mut encoded = Vec::new();
-    let mut raw = Vec::new();
     let mut value = Vec::new();
     let mut visited = 0;
     while visited < options.limit && (writes.valid || locks.valid) {
@@ -153,9 +155,8 @@ pub fn scan_each<S: Snapshot>(
         // goes to `visit` straight from the cursor.
         if !options.reverse && order != Ordering::Greater && blocking.is_none() {
             visible_forward(&mut writes, &key, options, &reader, &mut |found| {
-                key.to_raw_into(&mut raw)?;
                 visited += 1;
-                visit(&raw, Ok(found))
+                visit(&key, Ok(found))
             })?;
             encoded = key.into_encoded();
             continue;
@@ -219,11 +220,10 @@ pub fn scan_each<S: Snapshot>(
             }
         };
         if let Some(outcome) = outcome {
-            key.to_raw_into(&mut raw)?;
             visited += 1;
             match outcome {
-                Ok(()) => visit(&raw, Ok(&value))?,
-                Err(err) => visit(&raw, Err(err))?,
+                Ok(()) => visit(&key, Ok(&value))?,
+                Err(err) => visit(&key, Err(err))?,
             }
         }
         encoded = key.into_encoded();
