@@ -59,6 +59,23 @@ fn check_not_empty(key: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Reads of at most this many keys run on the caller's task: a few RocksDB lookups cost far
+/// less than handing them to the blocking pool and back (two thread wake-ups).
+const INLINE_READ_KEYS: usize = 16;
+
+/// Runs a read of `keys` keys on the caller's task when it is small, on the blocking pool
+/// otherwise.
+async fn read_keys<T: Send + 'static>(
+    keys: usize,
+    task: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    if keys <= INLINE_READ_KEYS {
+        task()
+    } else {
+        blocking(task).await
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     task: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -158,12 +175,9 @@ impl<E: Engine> Storage<E> {
                 .check_key(&encoded, ts, &ctx.skipped_memory_locks())?;
         }
         let snapshot = self.engine.async_snapshot(ctx).await?;
-        let ctx = ctx.clone();
-        blocking(move || {
-            let mut reader = MvccReader::new(snapshot);
-            read_key(&mut reader, &encoded, ts, &ctx)
-        })
-        .await
+        // A point read runs here, as `raw_get` does (see `INLINE_READ_KEYS`).
+        let mut reader = MvccReader::new(snapshot);
+        read_key(&mut reader, &encoded, ts, ctx)
     }
 
     /// Reads `keys` at `ts`; locked keys come back as per-key errors.
@@ -181,7 +195,7 @@ impl<E: Engine> Storage<E> {
         let snapshot = self.engine.async_snapshot(ctx).await?;
         let ctx = ctx.clone();
         let manager = self.manager.clone();
-        blocking(move || {
+        read_keys(keys.len(), move || {
             let mut reader = MvccReader::new(snapshot);
             let mut entries = Vec::with_capacity(keys.len());
             for raw_key in keys {
@@ -683,7 +697,7 @@ impl<E: Engine> Storage<E> {
         let stored = self.check_raw_keys(ctx, &keys)?;
         let snapshot = self.engine.async_snapshot(ctx).await?;
         let api = ctx.api_version;
-        blocking(move || {
+        read_keys(keys.len(), move || {
             let now = raw::now_secs();
             let mut pairs = Vec::with_capacity(keys.len());
             for (key, stored) in keys.into_iter().zip(stored) {

@@ -1,6 +1,10 @@
 //! The gRPC side of the KV benchmark: PD lookups, the timestamp clock, and the clients that
-//! run each phase against a server.
+//! run each phase against a server, unary or through `BatchCommands`.
 
+use basalt_proto::tikvpb::batch_commands_request::request::Cmd as RequestCmd;
+use basalt_proto::tikvpb::batch_commands_response::response::Cmd as ResponseCmd;
+
+use super::batch::BatchClient;
 use super::*;
 
 /// The embedded PD of the server, with the cluster id filled into request headers.
@@ -126,9 +130,11 @@ impl Clock {
     }
 }
 
-/// What the gRPC phases share: the KV channels and the transaction clock.
+/// What the gRPC phases share: the KV channels, a `BatchCommands` stream on each, and the
+/// transaction clock.
 pub(super) struct GrpcBench {
     channels: Vec<Channel>,
+    streams: Vec<BatchClient>,
     clock: Arc<Clock>,
     opts: KvOptions,
 }
@@ -143,9 +149,15 @@ impl GrpcBench {
         for _ in 0..workers(opts).min(MAX_CHANNELS) {
             channels.push(connect(kv_addr).await?);
         }
+        // One stream per channel, as client-go keeps one per connection.
+        let mut streams = Vec::new();
+        for channel in &channels {
+            streams.push(BatchClient::open(channel.clone(), MAX_BATCH).await?);
+        }
         let clock = Arc::new(Clock(AtomicU64::new(pd.tso().await?)));
         Ok(GrpcBench {
             channels,
+            streams,
             clock,
             opts: *opts,
         })
@@ -156,10 +168,16 @@ impl GrpcBench {
         let start = Instant::now();
         let tasks: Vec<_> = (0..workers(&self.opts))
             .map(|worker| {
-                let mut client = Client {
-                    kv: TikvClient::new(
+                let kv = match phase.via {
+                    Via::Unary => Kv::Unary(TikvClient::new(
                         self.channels[worker as usize % self.channels.len()].clone(),
-                    ),
+                    )),
+                    Via::BatchCommands => {
+                        Kv::Batch(self.streams[worker as usize % self.streams.len()].clone())
+                    }
+                };
+                let mut client = Client {
+                    kv,
                     context: context.clone(),
                     clock: self.clock.clone(),
                     opts: self.opts,
@@ -180,28 +198,44 @@ impl GrpcBench {
             let joined = task.await.map_err(|err| format!("worker task: {err}"));
             total.merge_joined(joined, worker_ops(worker, &self.opts).count() as u64);
         }
-        total.into_row(phase.name(), start.elapsed())
+        total.into_row(&phase.name(), start.elapsed())
     }
 }
 
-/// Sends `request` through the client's `method` and evaluates to the answer, returning early
-/// with the transport or region error.
+/// Sends `request` (a `$variant` command) through the client's unary `$method` or its
+/// `BatchCommands` stream and evaluates to the answer, returning early with the transport or
+/// region error.
 macro_rules! call {
-    ($client:expr, $method:ident, $request:expr) => {{
-        let response = $client
-            .kv
-            .$method($request)
-            .await
-            .map_err(transport(stringify!($method)))?
-            .into_inner();
+    ($client:expr, $method:ident, $variant:ident, $request:expr) => {{
+        let response = match &mut $client.kv {
+            Kv::Unary(kv) => kv
+                .$method($request)
+                .await
+                .map_err(transport(stringify!($method)))?
+                .into_inner(),
+            Kv::Batch(stream) => {
+                let take = |cmd: &mut ResponseCmd| match cmd {
+                    ResponseCmd::$variant(response) => Some(std::mem::take(response)),
+                    _ => None,
+                };
+                let cmd = Box::new(RequestCmd::$variant($request));
+                stream.call(cmd, take).await?
+            }
+        };
         check_region(response.region_error.as_ref())?;
         response
     }};
 }
 
+/// How a client sends its requests.
+enum Kv {
+    Unary(TikvClient<Channel>),
+    Batch(BatchClient),
+}
+
 /// One benchmark client: runs operations and checks their answers.
 pub(super) struct Client {
-    kv: TikvClient<Channel>,
+    kv: Kv,
     context: kvrpcpb::Context,
     clock: Arc<Clock>,
     opts: KvOptions,
@@ -214,12 +248,12 @@ impl Client {
             .into_iter()
             .map(|n| (phase.key(n), value(n, self.opts.value_size)))
             .collect();
-        match phase {
-            Phase::RawPut => self.raw_put(&entries[0]).await,
-            Phase::RawGet => self.raw_get(&entries[0]).await,
-            Phase::RawBatchGet => self.raw_batch_get(&entries).await,
-            Phase::TxnCommit | Phase::TxnCommitWide => self.txn_commit(entries).await,
-            Phase::TxnGet => self.txn_get(&entries[0]).await,
+        match phase.operation {
+            Operation::RawPut => self.raw_put(&entries[0]).await,
+            Operation::RawGet => self.raw_get(&entries[0]).await,
+            Operation::RawBatchGet => self.raw_batch_get(&entries).await,
+            Operation::TxnCommit | Operation::TxnCommitWide => self.txn_commit(entries).await,
+            Operation::TxnGet => self.txn_get(&entries[0]).await,
         }
     }
 
@@ -237,7 +271,7 @@ impl Client {
             value: value.clone(),
             ..Default::default()
         };
-        let response = call!(self, raw_put, request);
+        let response = call!(self, raw_put, RawPut, request);
         check_message(&response.error)
     }
 
@@ -250,7 +284,7 @@ impl Client {
             key: key.clone(),
             ..Default::default()
         };
-        let response = call!(self, raw_get, request);
+        let response = call!(self, raw_get, RawGet, request);
         check_message(&response.error)?;
         let read = (!response.not_found).then_some(response.value.as_slice());
         check_read(key, read, value)
@@ -265,7 +299,7 @@ impl Client {
             keys: entries.iter().map(|(key, _)| key.clone()).collect(),
             ..Default::default()
         };
-        let response = call!(self, raw_batch_get, request);
+        let response = call!(self, raw_batch_get, RawBatchGet, request);
         check_pairs(entries, &response.pairs)
     }
 
@@ -293,7 +327,7 @@ impl Client {
             lock_ttl: LOCK_TTL_MS,
             ..Default::default()
         };
-        let response = call!(self, kv_prewrite, prewrite);
+        let response = call!(self, kv_prewrite, Prewrite, prewrite);
         response
             .errors
             .iter()
@@ -305,7 +339,7 @@ impl Client {
             commit_version: self.clock.next(),
             ..Default::default()
         };
-        let response = call!(self, kv_commit, commit);
+        let response = call!(self, kv_commit, Commit, commit);
         check_key_error(response.error.as_ref())
     }
 
@@ -319,7 +353,7 @@ impl Client {
             version: self.clock.next(),
             ..Default::default()
         };
-        let response = call!(self, kv_get, request);
+        let response = call!(self, kv_get, Get, request);
         check_key_error(response.error.as_ref())?;
         let read = (!response.not_found).then_some(response.value.as_slice());
         check_read(key, read, value)

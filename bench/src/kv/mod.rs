@@ -1,6 +1,8 @@
 //! The KV half of the benchmark: RocksDB in-process as the baseline, then Basalt through gRPC
 //! (raw put/get/batch get, 1-key and 10-key Percolator commits, transactional point get), with
-//! every response checked and per-operation latency percentiles.
+//! every response checked and per-operation latency percentiles. Most operations run twice:
+//! one unary RPC per request, and through `BatchCommands` streams with the clients' requests
+//! batched as TiDB's client-go batches them (`batch`).
 //!
 //! Each phase runs `ops` operations spread over `concurrency` workers (worker `w` takes
 //! operations `w`, `w + concurrency`, ...). Operation `i` of a phase touches keys numbered from
@@ -21,6 +23,7 @@ use basalt_storage::engine::{KvEngine, Modify, RocksEngine, RocksOptions, Snapsh
 use basalt_storage::mvcc::Key;
 use tonic::transport::{Channel, Endpoint};
 
+mod batch;
 mod grpc;
 use grpc::*;
 
@@ -30,8 +33,12 @@ const ROCKS_GET: &str = "rocksdb get";
 const ROCKS_BATCH_GET: &str = "rocksdb batch get";
 /// Keys of a 10-key transaction.
 const TXN_WIDE_KEYS: u64 = 10;
-/// gRPC channels the clients share (fewer when there are fewer clients).
+/// gRPC channels (connections) the clients share, fewer when there are fewer clients; each
+/// carries one `BatchCommands` stream, as client-go's `grpc-connection-count` (4) does.
 const MAX_CHANNELS: u64 = 4;
+/// The most requests the client puts in one `BatchCommandsRequest` (client-go's
+/// `max-batch-size`).
+const MAX_BATCH: usize = 128;
 /// Lock TTL of the benchmark's transactions, in milliseconds.
 const LOCK_TTL_MS: u64 = 3000;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -174,7 +181,8 @@ fn thread_phase<S>(
 /// Through gRPC to a running single-node basalt-server at `kv_addr` whose PD is `pd_addr`,
 /// `concurrency` concurrent clients (tokio tasks sharing a few channels): raw put, raw get, raw
 /// batch get (`batch` keys), txn commit of 1 key (prewrite + commit), txn commit of 10 keys
-/// (one prewrite with 10 mutations, one commit with 10 keys), and txn point get at a fresh ts.
+/// (one prewrite with 10 mutations, one commit with 10 keys), and txn point get at a fresh ts;
+/// each as unary RPCs, and all but the 10-key commit again through `BatchCommands`.
 ///
 /// Timestamps come from one PD TSO answer and then a local counter, so the measurement is of
 /// the store, not of PD round trips; each transaction takes its `commit_ts` after its prewrite
@@ -236,9 +244,9 @@ fn table_line(row: &KvRow, ratio: String) -> String {
     )
 }
 
-/// The gRPC phases, in the order they run: reads after the writes they check.
+/// What a gRPC phase does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+enum Operation {
     RawPut,
     RawGet,
     RawBatchGet,
@@ -247,65 +255,106 @@ enum Phase {
     TxnGet,
 }
 
+/// How a gRPC phase's requests travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// One unary RPC per request.
+    Unary,
+    /// The clients' requests batched into `BatchCommands` streams, as client-go sends them.
+    BatchCommands,
+}
+
+/// A gRPC phase: an operation through one way of sending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Phase {
+    operation: Operation,
+    via: Via,
+}
+
 impl Phase {
-    const ALL: [Phase; 6] = [
-        Phase::RawPut,
-        Phase::RawGet,
-        Phase::RawBatchGet,
-        Phase::TxnCommit,
-        Phase::TxnCommitWide,
-        Phase::TxnGet,
+    /// The phases in the order they run: reads after the writes they check.
+    const ALL: [Phase; 11] = [
+        Phase::unary(Operation::RawPut),
+        Phase::batched(Operation::RawPut),
+        Phase::unary(Operation::RawGet),
+        Phase::batched(Operation::RawGet),
+        Phase::unary(Operation::RawBatchGet),
+        Phase::batched(Operation::RawBatchGet),
+        Phase::unary(Operation::TxnCommit),
+        Phase::batched(Operation::TxnCommit),
+        Phase::unary(Operation::TxnCommitWide),
+        Phase::unary(Operation::TxnGet),
+        Phase::batched(Operation::TxnGet),
     ];
 
-    fn name(self) -> &'static str {
-        match self {
-            Phase::RawPut => "basalt raw put (gRPC)",
-            Phase::RawGet => "basalt raw get (gRPC)",
-            Phase::RawBatchGet => "basalt raw batch get (gRPC)",
-            Phase::TxnCommit => "basalt txn commit, 1 key (gRPC, 2PC)",
-            Phase::TxnCommitWide => "basalt txn commit, 10 keys (gRPC, 2PC)",
-            Phase::TxnGet => "basalt txn point get (gRPC)",
+    const fn unary(operation: Operation) -> Phase {
+        Phase {
+            operation,
+            via: Via::Unary,
         }
+    }
+
+    const fn batched(operation: Operation) -> Phase {
+        Phase {
+            operation,
+            via: Via::BatchCommands,
+        }
+    }
+
+    fn name(self) -> String {
+        let what = match self.operation {
+            Operation::RawPut => "basalt raw put",
+            Operation::RawGet => "basalt raw get",
+            Operation::RawBatchGet => "basalt raw batch get",
+            Operation::TxnCommit => "basalt txn commit, 1 key",
+            Operation::TxnCommitWide => "basalt txn commit, 10 keys",
+            Operation::TxnGet => "basalt txn point get",
+        };
+        let via = match self.via {
+            Via::Unary => "gRPC",
+            Via::BatchCommands => "gRPC BatchCommands",
+        };
+        let two_phase = if self.operation.is_commit() {
+            ", 2PC"
+        } else {
+            ""
+        };
+        format!("{what} ({via}{two_phase})")
     }
 
     /// The RocksDB row this phase is compared with.
     fn baseline(self) -> &'static str {
-        match self {
-            Phase::RawGet | Phase::TxnGet => ROCKS_GET,
-            Phase::RawBatchGet => ROCKS_BATCH_GET,
-            Phase::RawPut | Phase::TxnCommit | Phase::TxnCommitWide => ROCKS_PUT,
+        match self.operation {
+            Operation::RawGet | Operation::TxnGet => ROCKS_GET,
+            Operation::RawBatchGet => ROCKS_BATCH_GET,
+            Operation::RawPut | Operation::TxnCommit | Operation::TxnCommitWide => ROCKS_PUT,
         }
     }
 
-    fn is_txn(self) -> bool {
-        matches!(
-            self,
-            Phase::TxnCommit | Phase::TxnCommitWide | Phase::TxnGet
-        )
-    }
-
-    /// The user key numbered `n` in this phase's key space.
+    /// The user key numbered `n` in this phase's key space (shared by both ways of sending).
     fn key(self, n: u64) -> Vec<u8> {
-        match self {
-            Phase::RawPut | Phase::RawGet | Phase::RawBatchGet => raw_key(n),
-            Phase::TxnCommit | Phase::TxnGet => format!("bench/txn/{n:012}").into_bytes(),
-            Phase::TxnCommitWide => format!("bench/txn10/{n:012}").into_bytes(),
+        match self.operation {
+            Operation::RawPut | Operation::RawGet | Operation::RawBatchGet => raw_key(n),
+            Operation::TxnCommit | Operation::TxnGet => format!("bench/txn/{n:012}").into_bytes(),
+            Operation::TxnCommitWide => format!("bench/txn10/{n:012}").into_bytes(),
         }
     }
 
     /// The numbers of the keys operation `i` touches.
     fn numbers(self, i: u64, opts: &KvOptions) -> Vec<u64> {
-        match self {
-            Phase::RawBatchGet => batch_numbers(i, opts),
-            Phase::TxnCommitWide => (i * TXN_WIDE_KEYS..(i + 1) * TXN_WIDE_KEYS).collect(),
-            Phase::RawPut | Phase::RawGet | Phase::TxnCommit | Phase::TxnGet => vec![i],
+        match self.operation {
+            Operation::RawBatchGet => batch_numbers(i, opts),
+            Operation::TxnCommitWide => (i * TXN_WIDE_KEYS..(i + 1) * TXN_WIDE_KEYS).collect(),
+            Operation::RawPut | Operation::RawGet | Operation::TxnCommit | Operation::TxnGet => {
+                vec![i]
+            }
         }
     }
 
     /// The lowest and highest key of the phase, in the form regions are bounded by: raw keys
     /// as they are (API V1), transactional keys memcomparable-encoded.
     fn region_key_bounds(self, opts: &KvOptions) -> (Vec<u8>, Vec<u8>) {
-        let per_op = if self == Phase::TxnCommitWide {
+        let per_op = if self.operation == Operation::TxnCommitWide {
             TXN_WIDE_KEYS
         } else {
             1
@@ -316,11 +365,21 @@ impl Phase {
 
     fn region_key(self, n: u64) -> Vec<u8> {
         let key = self.key(n);
-        if self.is_txn() {
+        if self.operation.is_txn() {
             Key::from_raw(&key).as_encoded().to_vec()
         } else {
             key
         }
+    }
+}
+
+impl Operation {
+    fn is_txn(self) -> bool {
+        self.is_commit() || self == Operation::TxnGet
+    }
+
+    fn is_commit(self) -> bool {
+        matches!(self, Operation::TxnCommit | Operation::TxnCommitWide)
     }
 }
 
@@ -549,11 +608,13 @@ mod tests {
             row(ROCKS_BATCH_GET, 1000, 50),
         ];
         let grpc = [
-            row(Phase::RawPut.name(), 1000, 1000),
-            row(Phase::RawGet.name(), 1000, 400),
-            row(Phase::RawBatchGet.name(), 1000, 500),
-            row(Phase::TxnCommitWide.name(), 1000, 2000),
-            row(Phase::TxnGet.name(), 1000, 1000),
+            row(&Phase::unary(Operation::RawPut).name(), 1000, 1000),
+            row(&Phase::unary(Operation::RawGet).name(), 1000, 400),
+            row(&Phase::batched(Operation::RawGet).name(), 1000, 100),
+            row(&Phase::unary(Operation::RawBatchGet).name(), 1000, 500),
+            row(&Phase::unary(Operation::TxnCommitWide).name(), 1000, 2000),
+            row(&Phase::unary(Operation::TxnGet).name(), 1000, 1000),
+            row(&Phase::batched(Operation::TxnGet).name(), 1000, 200),
             row("something else", 10, 1000),
         ];
         let table = markdown(&rocks, &grpc, &KvOptions::default());
@@ -563,12 +624,18 @@ mod tests {
             .contains("| basalt raw put (gRPC) | 1000 | 12.0 | 345.0 | 0 | 0.100× rocksdb put |"));
         assert!(table
             .contains("| basalt raw get (gRPC) | 2500 | 12.0 | 345.0 | 0 | 0.025× rocksdb get |"));
+        assert!(table.contains(
+            "| basalt raw get (gRPC BatchCommands) | 10000 | 12.0 | 345.0 | 0 | 0.100× rocksdb get |"
+        ));
         assert!(table.contains("| 2000 | 12.0 | 345.0 | 0 | 0.100× rocksdb batch get |"));
         assert!(
             table.contains("10 keys (gRPC, 2PC) | 500 | 12.0 | 345.0 | 0 | 0.050× rocksdb put |")
         );
         assert!(table.contains(
             "| basalt txn point get (gRPC) | 1000 | 12.0 | 345.0 | 0 | 0.010× rocksdb get |"
+        ));
+        assert!(table.contains(
+            "| basalt txn point get (gRPC BatchCommands) | 5000 | 12.0 | 345.0 | 0 | 0.050× rocksdb get |"
         ));
         assert!(table.contains("| something else | 10 | 12.0 | 345.0 | 0 | n/a |"));
     }
@@ -672,16 +739,30 @@ mod tests {
         let bench = GrpcBench::connect(&server.kv(), &mut pd, &opts)
             .await
             .unwrap();
-        let mut bogus = pd.context_for(Phase::RawPut, &opts).await.unwrap();
+        let mut bogus = pd
+            .context_for(Phase::unary(Operation::RawPut), &opts)
+            .await
+            .unwrap();
         bogus.region_id += 1_000_000;
-        let put = bench.run_phase(Phase::RawPut, bogus).await;
-        assert_eq!((put.ops, put.errors), (200, 200));
+        for phase in [
+            Phase::unary(Operation::RawPut),
+            Phase::batched(Operation::RawPut),
+        ] {
+            let put = bench.run_phase(phase, bogus.clone()).await;
+            assert_eq!((put.ops, put.errors), (200, 200), "{phase:?}");
+        }
         // The puts failed, so nothing is there to read.
-        for phase in [Phase::RawGet, Phase::RawBatchGet, Phase::TxnGet] {
+        let reads = [Operation::RawGet, Operation::RawBatchGet, Operation::TxnGet];
+        for phase in reads
+            .into_iter()
+            .flat_map(|operation| [Phase::unary(operation), Phase::batched(operation)])
+        {
             let context = pd.context_for(phase, &opts).await.unwrap();
             let read = bench.run_phase(phase, context).await;
             assert_eq!((read.ops, read.errors), (200, 200), "{phase:?}");
         }
+        // Its BatchCommands streams stay open, and the server's graceful shutdown waits for them.
+        drop(bench);
         server.shut_down().await;
     }
 }

@@ -1,63 +1,246 @@
 //! `BatchCommands`: a bidirectional stream carrying many requests, each tagged with an id.
-//! Every request runs concurrently; each answer goes back as soon as it is ready, tagged with
-//! the request's id.
+//!
+//! The response stream does the work: when the transport polls it for the next message, it
+//! reads whatever requests have arrived, runs the point and batch reads among them (`Get`,
+//! `BatchGet`, `RawGet`, `RawBatchGet`) right there, and answers with every answer ready by
+//! then (up to `MAX_RESPONSES_PER_MESSAGE`) in one `BatchCommandsResponse`, each tagged with
+//! its request's id. A read that cannot finish at once (it waits for a raft peer or a blocking
+//! thread) is kept and polled again with the stream; every other command runs on a task of its
+//! own, so a slow write or coprocessor request holds up nothing else, and its answer joins a
+//! later message. No task and no queue stand between a read and its answer, and a client that
+//! stops reading its answers stops the reading of its requests (transport flow control).
 
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use basalt_proto::kvrpcpb;
 use basalt_proto::tikvpb::batch_commands_request::request::Cmd as RequestCmd;
 use basalt_proto::tikvpb::batch_commands_response::response::Cmd as ResponseCmd;
 use basalt_proto::tikvpb::{self, batch_commands_response};
 use basalt_storage::Engine;
+use futures::stream::FuturesUnordered;
 use futures::{Stream, StreamExt};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use super::KvHandlers;
 
+/// The most answers one `BatchCommandsResponse` carries.
+const MAX_RESPONSES_PER_MESSAGE: usize = 256;
+/// The most requests one poll of the stream starts, so that a client sending without pause
+/// cannot keep the stream from answering (or its task from yielding).
+const MAX_STARTED_PER_POLL: usize = 1024;
+
 type ResponseStream =
     Pin<Box<dyn Stream<Item = Result<tikvpb::BatchCommandsResponse, Status>> + Send + 'static>>;
 
-/// Answers the requests of `incoming` until the client closes it.
+/// The answer to the request with this id. The command is boxed: the enum is over 2 KiB, and
+/// would otherwise be moved several times on its way out.
+type Answer = (u64, Option<Box<ResponseCmd>>);
+
+/// A request still running: a read that did not finish on its first poll, or a command on a
+/// task of its own.
+type Pending = Pin<Box<dyn Future<Output = Answer> + Send>>;
+
+/// Answers the requests of `incoming` until the client closes it and every request is answered.
 pub fn serve<E: Engine>(
     handlers: KvHandlers<E>,
-    mut incoming: Streaming<tikvpb::BatchCommandsRequest>,
+    incoming: Streaming<tikvpb::BatchCommandsRequest>,
 ) -> ResponseStream {
-    let (sender, receiver) = mpsc::channel::<Result<tikvpb::BatchCommandsResponse, Status>>(1024);
-    tokio::spawn(async move {
-        while let Some(message) = incoming.next().await {
-            let batch = match message {
-                Ok(batch) => batch,
-                Err(status) => {
+    Box::pin(Responses {
+        handlers: Arc::new(handlers),
+        incoming: Some(incoming),
+        pending: FuturesUnordered::new(),
+        ready: Vec::new(),
+        done: false,
+    })
+}
+
+/// A read cheap enough to run on the stream itself.
+enum PointRead {
+    Get(kvrpcpb::GetRequest),
+    BatchGet(kvrpcpb::BatchGetRequest),
+    RawGet(kvrpcpb::RawGetRequest),
+    RawBatchGet(kvrpcpb::RawBatchGetRequest),
+}
+
+/// Where a request runs.
+enum Work {
+    /// On the stream.
+    Read(PointRead),
+    /// On a task of its own.
+    Task(Option<RequestCmd>),
+}
+
+impl Work {
+    fn of(cmd: Option<RequestCmd>) -> Work {
+        match cmd {
+            Some(RequestCmd::Get(request)) => Work::Read(PointRead::Get(request)),
+            Some(RequestCmd::BatchGet(request)) => Work::Read(PointRead::BatchGet(request)),
+            Some(RequestCmd::RawGet(request)) => Work::Read(PointRead::RawGet(request)),
+            Some(RequestCmd::RawBatchGet(request)) => Work::Read(PointRead::RawBatchGet(request)),
+            other => Work::Task(other),
+        }
+    }
+}
+
+impl PointRead {
+    /// Runs the read; the answer is boxed once it is ready (not held in the future).
+    async fn run<E: Engine>(self, handlers: &KvHandlers<E>) -> Box<ResponseCmd> {
+        match self {
+            PointRead::Get(request) => {
+                let response = handlers.kv_get(request).await;
+                Box::new(ResponseCmd::Get(response))
+            }
+            PointRead::BatchGet(request) => {
+                let response = handlers.kv_batch_get(request).await;
+                Box::new(ResponseCmd::BatchGet(response))
+            }
+            PointRead::RawGet(request) => {
+                let response = handlers.raw_get(request).await;
+                Box::new(ResponseCmd::RawGet(response))
+            }
+            PointRead::RawBatchGet(request) => {
+                let response = handlers.raw_batch_get(request).await;
+                Box::new(ResponseCmd::RawBatchGet(response))
+            }
+        }
+    }
+}
+
+/// The response stream, which also reads the requests (see the module doc).
+struct Responses<E: Engine> {
+    handlers: Arc<KvHandlers<E>>,
+    /// The client's requests; `None` once the client has closed them.
+    incoming: Option<Streaming<tikvpb::BatchCommandsRequest>>,
+    /// Requests started and not yet answered.
+    pending: FuturesUnordered<Pending>,
+    /// Answers for the next message.
+    ready: Vec<Answer>,
+    done: bool,
+}
+
+impl<E: Engine> Responses<E> {
+    /// Starts answering request `id`: a point read runs now (and is kept if it cannot finish
+    /// yet), anything else on a task of its own.
+    fn start(&mut self, id: u64, cmd: Option<RequestCmd>, cx: &mut Context<'_>) {
+        match Work::of(cmd) {
+            Work::Read(read) => {
+                let handlers = self.handlers.clone();
+                let mut read: Pending =
+                    Box::pin(async move { (id, Some(read.run(&handlers).await)) });
+                match read.as_mut().poll(cx) {
+                    Poll::Ready(answer) => self.ready.push(answer),
+                    Poll::Pending => self.pending.push(read),
+                }
+            }
+            Work::Task(cmd) => {
+                let handlers = self.handlers.clone();
+                let task = tokio::spawn(async move { dispatch(&handlers, cmd).await });
+                // A task that panicked is answered without a command.
+                self.pending.push(Box::pin(async move {
+                    (id, task.await.ok().flatten().map(Box::new))
+                }));
+            }
+        }
+    }
+
+    /// Reads the requests that have arrived, starting each, until there are none, or enough
+    /// answers for a message are ready, or enough requests were started for one poll; `true`
+    /// in the last two cases (more requests may be waiting). A malformed batch ends the stream
+    /// with its status.
+    fn read_requests(&mut self, cx: &mut Context<'_>) -> Result<bool, Status> {
+        let mut started = 0;
+        while self.ready.len() < MAX_RESPONSES_PER_MESSAGE && started < MAX_STARTED_PER_POLL {
+            let Some(incoming) = self.incoming.as_mut() else {
+                return Ok(false);
+            };
+            let batch = match incoming.poll_next_unpin(cx) {
+                Poll::Pending => return Ok(false),
+                Poll::Ready(Some(Ok(batch))) => batch,
+                Poll::Ready(Some(Err(status))) => {
                     tracing::debug!(%status, "batch commands stream ended with an error");
-                    break;
+                    self.incoming = None;
+                    return Ok(false);
+                }
+                Poll::Ready(None) => {
+                    self.incoming = None;
+                    return Ok(false);
                 }
             };
             if batch.requests.len() != batch.request_ids.len() {
-                let status = Status::invalid_argument(format!(
+                return Err(Status::invalid_argument(format!(
                     "{} requests but {} request ids",
                     batch.requests.len(),
                     batch.request_ids.len()
-                ));
-                let _ = sender.send(Err(status)).await;
-                break;
+                )));
             }
+            started += batch.requests.len();
             for (request, id) in batch.requests.into_iter().zip(batch.request_ids) {
-                let handlers = handlers.clone();
-                let sender = sender.clone();
-                tokio::spawn(async move {
-                    let cmd = dispatch(&handlers, request.cmd).await;
-                    let response = tikvpb::BatchCommandsResponse {
-                        responses: vec![batch_commands_response::Response { cmd }],
-                        request_ids: vec![id],
-                        ..Default::default()
-                    };
-                    let _ = sender.send(Ok(response)).await;
-                });
+                self.start(id, request.cmd, cx);
             }
         }
-    });
-    Box::pin(ReceiverStream::new(receiver))
+        Ok(true)
+    }
+
+    /// Collects the answers of requests that have finished, until enough for a message.
+    fn collect_answers(&mut self, cx: &mut Context<'_>) {
+        while self.ready.len() < MAX_RESPONSES_PER_MESSAGE {
+            match self.pending.poll_next_unpin(cx) {
+                Poll::Ready(Some(answer)) => self.ready.push(answer),
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+    }
+
+    /// A message of the ready answers (at most `MAX_RESPONSES_PER_MESSAGE`, oldest first).
+    fn message(&mut self) -> tikvpb::BatchCommandsResponse {
+        let count = self.ready.len().min(MAX_RESPONSES_PER_MESSAGE);
+        let mut message = tikvpb::BatchCommandsResponse {
+            request_ids: Vec::with_capacity(count),
+            responses: Vec::with_capacity(count),
+            ..Default::default()
+        };
+        for (id, cmd) in self.ready.drain(..count) {
+            message.request_ids.push(id);
+            message.responses.push(batch_commands_response::Response {
+                cmd: cmd.map(|cmd| *cmd),
+            });
+        }
+        message
+    }
+}
+
+impl<E: Engine> Stream for Responses<E> {
+    type Item = Result<tikvpb::BatchCommandsResponse, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let more_requests = match this.read_requests(cx) {
+            Ok(more_requests) => more_requests,
+            Err(status) => {
+                this.done = true;
+                return Poll::Ready(Some(Err(status)));
+            }
+        };
+        this.collect_answers(cx);
+        if !this.ready.is_empty() {
+            return Poll::Ready(Some(Ok(this.message())));
+        }
+        if this.incoming.is_none() && this.pending.is_empty() {
+            this.done = true;
+            return Poll::Ready(None);
+        }
+        if more_requests {
+            // Requests are waiting but no waker was registered for them: poll again soon.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
 }
 
 async fn dispatch<E: Engine>(

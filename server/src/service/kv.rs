@@ -109,8 +109,10 @@ impl<E: Engine> KvHandlers<E> {
     pub async fn kv_get(&self, request: kvrpcpb::GetRequest) -> kvrpcpb::GetResponse {
         let timer = RequestTimer::start("kv_get");
         let ctx = request_context(request.context.as_ref());
+        let result = self.storage.get(&ctx, request.key, request.version).await;
+        // Built after the read, so the response is not part of the future's state.
         let mut response = kvrpcpb::GetResponse::default();
-        let label = match self.storage.get(&ctx, request.key, request.version).await {
+        let label = match result {
             Ok(Some(value)) => {
                 response.value = value;
                 "ok"
@@ -168,12 +170,12 @@ impl<E: Engine> KvHandlers<E> {
     ) -> kvrpcpb::BatchGetResponse {
         let timer = RequestTimer::start("kv_batch_get");
         let ctx = request_context(request.context.as_ref());
-        let mut response = kvrpcpb::BatchGetResponse::default();
-        let label = match self
+        let result = self
             .storage
             .batch_get(&ctx, request.keys, request.version)
-            .await
-        {
+            .await;
+        let mut response = kvrpcpb::BatchGetResponse::default();
+        let label = match result {
             Ok(entries) => {
                 response.pairs = kv_pairs(entries);
                 "ok"

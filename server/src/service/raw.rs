@@ -16,8 +16,10 @@ impl<E: Engine> KvHandlers<E> {
     pub async fn raw_get(&self, request: kvrpcpb::RawGetRequest) -> kvrpcpb::RawGetResponse {
         let timer = RequestTimer::start("raw_get");
         let ctx = request_context(request.context.as_ref());
+        let result = self.storage().raw_get(&ctx, &request.cf, request.key).await;
+        // Built after the read, so the response is not part of the future's state.
         let mut response = kvrpcpb::RawGetResponse::default();
-        let label = match self.storage().raw_get(&ctx, &request.cf, request.key).await {
+        let label = match result {
             Ok(Some(value)) => {
                 response.value = value;
                 "ok"
