@@ -15,10 +15,10 @@ impl Decimal {
     /// The value as `(v, frac)` with value `v / 10^frac` and `frac` its scale, when that is
     /// exact and fits an `i128`; `None` otherwise (the caller falls back to `Decimal`).
     pub fn to_scaled_i128(&self) -> Option<(i128, u8)> {
-        self.to_scaled_small().or_else(|| self.to_scaled_general())
+        self.scaled_small().or_else(|| self.scaled_general())
     }
 
-    fn to_scaled_general(&self) -> Option<(i128, u8)> {
+    fn scaled_general(&self) -> Option<(i128, u8)> {
         let frac = self.result_frac;
         if self.digits_frac > frac || usize::from(self.digits_int) + usize::from(frac) > I128_DIGITS
         {
@@ -45,7 +45,7 @@ impl Decimal {
 
     /// `to_scaled_i128` for at most two integer words and one fraction word (money and
     /// quantities): no 128-bit division.
-    fn to_scaled_small(&self) -> Option<(i128, u8)> {
+    fn scaled_small(&self) -> Option<(i128, u8)> {
         let frac = self.result_frac;
         let int_words = words_for(usize::from(self.digits_int));
         let frac_words = words_for(usize::from(self.digits_frac));
@@ -145,8 +145,8 @@ mod tests {
             let (decoded, _) = Decimal::decode_bin(&bin, precision, frac).unwrap();
             let product = x.mul(&dec("0.05")).unwrap();
             for d in [x, decoded, product] {
-                if let Some(small) = d.to_scaled_small() {
-                    prop_assert_eq!(Some(small), d.to_scaled_general(), "{}", d);
+                if let Some(small) = d.scaled_small() {
+                    prop_assert_eq!(Some(small), d.scaled_general(), "{}", d);
                 }
             }
         }

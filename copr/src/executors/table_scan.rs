@@ -197,9 +197,9 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
                 Ok(())
             })?;
         let drained = self.ranges.is_drained();
-        if count > 0 {
+        if let Some(per_row) = rows.bytes().checked_div(count) {
             // A little over the last batch's average, so a similar batch needs no regrowth.
-            self.row_bytes = rows.bytes() / count + 8;
+            self.row_bytes = per_row + 8;
         }
         if self.defer {
             let mut columns = Vec::with_capacity(self.outputs.len());

@@ -85,6 +85,9 @@ pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<Scann
     Ok(entries)
 }
 
+/// What `scan_each` hands each entry to: the encoded key, and its value or lock error.
+pub type ScanVisit<'a> = &'a mut dyn FnMut(&Key, Result<&[u8]>) -> Result<()>;
+
 /// Scans `[lower, upper)` at `read_ts`, handing each entry to `visit` (the key, encoded, and
 /// the value or the lock error of that key) instead of collecting them: the key and value are
 /// borrowed from the cursor or from buffers reused across keys, so a scan allocates nothing
@@ -93,7 +96,7 @@ pub fn scan<S: Snapshot>(snapshot: S, options: &ScanOptions) -> Result<Vec<Scann
 pub fn scan_each<S: Snapshot>(
     snapshot: S,
     options: &ScanOptions,
-    visit: &mut dyn FnMut(&Key, Result<&[u8]>) -> Result<()>,
+    visit: ScanVisit<'_>,
 ) -> Result<usize> {
     let lower = Key::from_raw(&options.lower);
     let upper = (!options.upper.is_empty()).then(|| Key::from_raw(&options.upper));
