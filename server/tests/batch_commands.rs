@@ -4,7 +4,6 @@
 //! the stream with `InvalidArgument`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use basalt_proto::tikvpb::batch_commands_request::request::Cmd as RequestCmd;
@@ -13,67 +12,16 @@ use basalt_proto::tikvpb::tikv_client::TikvClient;
 use basalt_proto::tikvpb::{self, batch_commands_request};
 use basalt_proto::{kvrpcpb, metapb, pdpb};
 use basalt_server::node::PdConnection;
-use basalt_server::{BoundAddrs, Config};
+use basalt_server::BoundAddrs;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Streaming};
 
+mod common;
+use common::start_server;
+
 /// How long the test waits for any one answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A server on free loopback ports; it stops when dropped.
-struct TestServer {
-    addrs: BoundAddrs,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-async fn start_server() -> TestServer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let config = Config {
-        data_dir: dir.path().to_path_buf(),
-        addr: loopback,
-        pd_addr: loopback,
-        status_addr: loopback,
-        sync_log: false,
-        ..Config::default()
-    };
-    let (ready, addrs) = tokio::sync::oneshot::channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let result = basalt_server::run(
-            config,
-            move |addrs| {
-                let _ = ready.send(addrs);
-            },
-            async move {
-                let _ = stopped.await;
-            },
-        )
-        .await;
-        if let Err(err) = result {
-            eprintln!("server stopped: {err}");
-        }
-    });
-    let addrs = tokio::time::timeout(Duration::from_secs(60), addrs)
-        .await
-        .expect("the server becomes ready in time")
-        .expect("the server becomes ready");
-    TestServer {
-        addrs,
-        stop: Some(stop),
-        _dir: dir,
-    }
-}
 
 /// The context of the region holding raw key `key`, as PD knows it.
 async fn raw_context(addrs: &BoundAddrs, key: &[u8]) -> kvrpcpb::Context {
