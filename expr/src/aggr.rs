@@ -230,14 +230,7 @@ impl AggrFunction {
                         (previous, Partial::Decimal(b))
                             if !matches!(previous, Some(Partial::Real(_))) =>
                         {
-                            let kept = previous.clone();
-                            match Partial::add_decimal(previous, b) {
-                                Ok(total) => total,
-                                Err(_) => {
-                                    ctx.handle(Error::overflow("DECIMAL", "SUM"))?;
-                                    kept.unwrap_or(Partial::Decimal(Decimal::zero()))
-                                }
-                            }
+                            add_decimal_or_warn(ctx, previous, b)?
                         }
                         (None, value) => value,
                         (Some(Partial::Real(a)), Partial::Real(b)) => Partial::Real(a + b),
@@ -303,6 +296,48 @@ impl AggrFunction {
             }
             (kind, state) => {
                 return Err(Error::InvalidExpr(format!("{kind:?} with state {state:?}")))
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds one value of a decimal argument evaluated as a scaled integer
+    /// (`RpnExpression::eval_scaled`; `None`: NULL) into a SUM or AVG `state`, exactly as
+    /// `update` folds the `Decimal` it stands for.
+    pub fn update_scaled(
+        &self,
+        ctx: &mut EvalContext,
+        state: &mut AggrState,
+        value: Option<(i128, u8)>,
+    ) -> Result<()> {
+        let (AggrKind::Sum | AggrKind::Avg, AggrState::Value { count, sum, .. }) =
+            (self.kind, state)
+        else {
+            return Err(Error::InvalidExpr(format!(
+                "{:?} over a scaled decimal",
+                self.kind
+            )));
+        };
+        let Some((v, frac)) = value else {
+            return Ok(());
+        };
+        *count += 1;
+        match sum {
+            None => *sum = Some(Partial::Scaled(v, frac)),
+            Some(Partial::Scaled(acc, acc_frac)) if *acc_frac == frac => {
+                if let Some(total) = acc.checked_add(v) {
+                    *acc = total;
+                    return Ok(());
+                }
+                let decimal = Decimal::from_scaled_i128(v, frac)?;
+                *sum = Some(add_decimal_or_warn(ctx, sum.take(), decimal)?);
+            }
+            Some(Partial::Real(_)) => {
+                return Err(Error::InvalidExpr("SUM over mixed types".into()))
+            }
+            Some(_) => {
+                let decimal = Decimal::from_scaled_i128(v, frac)?;
+                *sum = Some(add_decimal_or_warn(ctx, sum.take(), decimal)?);
             }
         }
         Ok(())
@@ -447,6 +482,23 @@ impl Partial {
         match self {
             Partial::Decimal(_) | Partial::Scaled(..) => Partial::Decimal(Decimal::zero()),
             Partial::Real(_) => Partial::Real(0.0),
+        }
+    }
+}
+
+/// `previous + value` for a decimal SUM; on overflow, a warning (or the error, in strict
+/// mode) and the sum so far.
+fn add_decimal_or_warn(
+    ctx: &mut EvalContext,
+    previous: Option<Partial>,
+    value: Decimal,
+) -> Result<Partial> {
+    let kept = previous.clone();
+    match Partial::add_decimal(previous, value) {
+        Ok(total) => Ok(total),
+        Err(_) => {
+            ctx.handle(Error::overflow("DECIMAL", "SUM"))?;
+            Ok(kept.unwrap_or(Partial::Decimal(Decimal::zero())))
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Expression compilation and evaluation for the coprocessor: `tipb.Expr` trees compiled once
 //! to RPN (`rpn`), evaluated a batch at a time over columns (`value` gives functions typed views
 //! of their arguments), the scalar functions (`functions`) and aggregate functions with partial
-//! results (`aggr`).
+//! results (`aggr`); decimal arithmetic feeding SUM and AVG can run on scaled integers
+//! (`scaled`).
 //!
 //! Read `rpn::RpnExpression` first.
 #![deny(missing_docs)]
@@ -11,6 +12,7 @@ pub mod context;
 mod error;
 pub mod functions;
 pub mod rpn;
+pub mod scaled;
 pub mod value;
 
 pub use context::{EvalContext, Warning};

@@ -67,6 +67,12 @@ impl Decimal {
         Some((if self.negative { -v } else { v }, frac))
     }
 
+    /// Integer digits as stored, leading zeros included: what TiDB's arithmetic sizes the
+    /// integer words of a result by (so, with the scale, whether a result must be cut).
+    pub fn stored_int_digits(&self) -> u8 {
+        self.digits_int
+    }
+
     /// The decimal `v / 10^frac`, with scale `frac`.
     pub fn from_scaled_i128(v: i128, frac: u8) -> Result<Decimal> {
         let unit = 10u128.pow(u32::from(frac));

@@ -13,9 +13,10 @@ use foldhash::fast::RandomState;
 
 use basalt_chunk::collation::Collation;
 use basalt_chunk::column::Column;
-use basalt_chunk::types::FieldType;
-use basalt_expr::aggr::{AggrFunction, AggrState};
+use basalt_chunk::types::{EvalType, FieldType};
+use basalt_expr::aggr::{AggrFunction, AggrKind, AggrState};
 use basalt_expr::rpn::materialize;
+use basalt_expr::scaled::{ScaledColumn, ScaledInputs};
 use basalt_expr::value::StackValue;
 use basalt_expr::{EvalContext, RpnExpression};
 
@@ -37,6 +38,9 @@ pub struct AggregationExecutor {
     child: Box<dyn BatchExecutor>,
     group_by: Vec<RpnExpression>,
     aggrs: Vec<AggrFunction>,
+    /// Per aggregate, whether it is a SUM or AVG of a decimal, whose argument is first tried
+    /// as scaled integers (`basalt_expr::scaled`).
+    scaled: Vec<bool>,
     schema: Vec<FieldType>,
     index: GroupIndex,
     /// Per group, one state per aggregate.
@@ -72,10 +76,18 @@ impl AggregationExecutor {
         } else {
             Vec::new()
         };
+        let scaled = aggrs
+            .iter()
+            .map(|a| {
+                matches!(a.kind, AggrKind::Sum | AggrKind::Avg)
+                    && matches!(a.arg.field_type().eval_type(), Ok(EvalType::Decimal))
+            })
+            .collect();
         Ok(AggregationExecutor {
             child,
             group_by,
             aggrs,
+            scaled,
             schema,
             index,
             states,
@@ -95,10 +107,17 @@ impl AggregationExecutor {
             .iter()
             .map(|g| evaluated(g, ctx, &refs, rows))
             .collect::<Result<Vec<_>>>()?;
+        let mut inputs = ScaledInputs::new();
         let args = self
             .aggrs
             .iter()
-            .map(|a| evaluated(&a.arg, ctx, &refs, rows))
+            .zip(&self.scaled)
+            .map(
+                |(a, &scaled)| match scaled.then(|| a.arg.eval_scaled(&mut inputs, &refs, rows)) {
+                    Some(Some(values)) => Ok(Argument::Scaled(values)),
+                    _ => Ok(Argument::Column(evaluated(&a.arg, ctx, &refs, rows)?)),
+                },
+            )
             .collect::<Result<Vec<_>>>()?;
         let mut key = Vec::new();
         let mut scratch = Vec::new();
@@ -150,8 +169,13 @@ impl AggregationExecutor {
                 .zip(self.states[group].iter_mut())
                 .zip(&args)
             {
-                let (column, at) = values.row(i);
-                aggr.update(ctx, state, column, at)?;
+                match values {
+                    Argument::Scaled(scaled) => aggr.update_scaled(ctx, state, scaled.get(i))?,
+                    Argument::Column(evaluated) => {
+                        let (column, at) = evaluated.row(i);
+                        aggr.update(ctx, state, column, at)?;
+                    }
+                }
             }
         }
         Ok(())
@@ -191,6 +215,14 @@ enum Evaluated<'a> {
     Input(&'a Column, &'a [usize]),
     /// Row `i` is row `i`.
     Dense(Column),
+}
+
+/// An evaluated aggregate argument.
+enum Argument<'a> {
+    /// As a column.
+    Column(Evaluated<'a>),
+    /// A SUM or AVG argument as scaled decimals; row `i` is row `i`.
+    Scaled(ScaledColumn),
 }
 
 impl Evaluated<'_> {
