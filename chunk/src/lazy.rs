@@ -4,7 +4,7 @@
 use crate::codec::datum::{self, Datum};
 use crate::codec::row_v2::{self, ColumnValue, RowSlice};
 use crate::column::Column;
-use crate::decimal::Decimal;
+use crate::decimal::{Decimal, ScaledDecimals};
 use crate::error::{Error, Result};
 use crate::time::DateTime;
 use crate::types::{FieldType, FieldTypeTp};
@@ -214,6 +214,51 @@ fn push_v2(column: &mut Column, bytes: &[u8], field_type: &FieldType) -> Result<
         (column, _) => column.push_datum(&datum::from_row_v2(bytes, field_type)?, field_type)?,
     }
     Ok(())
+}
+
+/// The decimal columns of `schema` for the rows `logical_rows`, read from row v2 bytes
+/// straight into scaled integers (`Decimal::scaled_from_payload`), one parse of each row for
+/// all of them. A column comes back `None` unless every value is one of at most 38 digits and
+/// all have one scale (another type, an old-format row, a row without the column, mixed
+/// scales, bad bytes): decode it as usual then.
+pub fn decode_scaled_decimals(
+    rows: &RawRows,
+    schema: &[ColumnSchema],
+    logical_rows: &[usize],
+) -> Vec<Option<ScaledDecimals>> {
+    let mut columns: Vec<Option<ScaledDecimals>> = schema
+        .iter()
+        .map(|column| {
+            (column.field_type.tp == FieldTypeTp::NewDecimal)
+                .then(|| ScaledDecimals::with_capacity(logical_rows.len()))
+        })
+        .collect();
+    let mut hints = vec![0usize; schema.len()];
+    for &index in logical_rows {
+        let slice = rows
+            .get(index)
+            .filter(|row| row_v2::is_row_v2(row))
+            .and_then(|row| RowSlice::parse(row).ok());
+        let Some(slice) = slice else {
+            return schema.iter().map(|_| None).collect();
+        };
+        for ((scaled, column), hint) in columns.iter_mut().zip(schema).zip(&mut hints) {
+            let Some(values) = scaled else {
+                continue;
+            };
+            let pushed = match slice.search_hinted(column.column_id, hint) {
+                Some(ColumnValue::Value(bytes)) => {
+                    Decimal::scaled_from_payload(bytes).and_then(|value| values.push(Some(value)))
+                }
+                Some(ColumnValue::Null) => values.push(None),
+                None => None,
+            };
+            if pushed.is_none() {
+                *scaled = None;
+            }
+        }
+    }
+    columns
 }
 
 /// Decodes one column of every row.

@@ -124,9 +124,14 @@ impl DagRunner {
                     .ok_or_else(|| missing("table scan"))?;
                 let scan = TableScanExecutor::new(source, scan, ranges, paging)?;
                 // A Selection right above decodes only what its conditions read, for the rows
-                // still in play, and the rest for the rows it keeps.
+                // still in play, and the rest for the rows it keeps; an aggregation decodes
+                // only what it reads, its decimal sums straight into scaled integers.
                 let scan = match rest.first().map(|e| e.tp()) {
-                    Some(ExecType::TypeSelection) => scan.deferring(),
+                    Some(
+                        ExecType::TypeSelection
+                        | ExecType::TypeAggregation
+                        | ExecType::TypeStreamAgg,
+                    ) => scan.deferring(),
                     _ => scan,
                 };
                 Box::new(Summarized::new(scan))
@@ -147,8 +152,9 @@ impl DagRunner {
                 )))
             }
         };
-        for executor in rest {
+        for (at, executor) in rest.iter().enumerate() {
             let schema = root.schema().to_vec();
+            let parent = rest.get(at + 1).map(|e| e.tp());
             root = match executor.tp() {
                 ExecType::TypeSelection => {
                     let selection = executor
@@ -156,7 +162,14 @@ impl DagRunner {
                         .as_ref()
                         .ok_or_else(|| missing("selection"))?;
                     let conditions = compile_all(&selection.conditions, &schema)?;
-                    Box::new(Summarized::new(SelectionExecutor::new(root, conditions)))
+                    let selection = SelectionExecutor::new(root, conditions);
+                    let selection = match parent {
+                        Some(ExecType::TypeAggregation | ExecType::TypeStreamAgg) => {
+                            selection.passing_deferred()
+                        }
+                        _ => selection,
+                    };
+                    Box::new(Summarized::new(selection))
                 }
                 ExecType::TypeProjection => {
                     let projection = executor

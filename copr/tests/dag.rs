@@ -2,7 +2,6 @@
 
 use basalt_chunk::chunk_codec::decode_chunk;
 use basalt_chunk::codec::datum::{self, to_row_v2, Datum};
-use basalt_chunk::codec::number;
 use basalt_chunk::codec::row_v2;
 use basalt_chunk::codec::table::{self, Handle};
 use basalt_chunk::column::Column;
@@ -11,17 +10,11 @@ use basalt_copr::source::MemorySource;
 use basalt_copr::{DagRunner, Error};
 use basalt_proto::tipb::{self, EncodeType, ExecType, ExprType, ScalarFuncSig as Sig};
 
-const TABLE: i64 = 42;
+mod common;
 
-fn column_info(id: i64, tp: FieldTypeTp, pk: bool) -> tipb::ColumnInfo {
-    tipb::ColumnInfo {
-        column_id: Some(id),
-        tp: Some(tp as i32),
-        pk_handle: Some(pk),
-        flag: Some(if pk { 3 } else { 0 }),
-        ..Default::default()
-    }
-}
+use common::{aggregate, aggregation, column_info, column_ref, dag, real_const};
+
+const TABLE: i64 = 42;
 
 /// Rows (id, price, name): id is the int handle.
 fn source(rows: &[(i64, f64, Option<&str>)]) -> MemorySource {
@@ -57,28 +50,6 @@ fn scan_executor() -> tipb::Executor {
     }
 }
 
-fn column_ref(offset: i64, tp: FieldTypeTp) -> tipb::Expr {
-    let mut val = Vec::new();
-    number::encode_i64(&mut val, offset);
-    tipb::Expr {
-        tp: Some(ExprType::ColumnRef as i32),
-        val: Some(val),
-        field_type: Some(FieldType::new(tp).to_tipb()),
-        ..Default::default()
-    }
-}
-
-fn real_const(value: f64) -> tipb::Expr {
-    let mut val = Vec::new();
-    number::encode_f64(&mut val, value);
-    tipb::Expr {
-        tp: Some(ExprType::Float64 as i32),
-        val: Some(val),
-        field_type: Some(FieldType::new(FieldTypeTp::Double).to_tipb()),
-        ..Default::default()
-    }
-}
-
 fn price_above(value: f64) -> tipb::Executor {
     tipb::Executor {
         tp: Some(ExecType::TypeSelection as i32),
@@ -92,16 +63,6 @@ fn price_above(value: f64) -> tipb::Executor {
             }],
             ..Default::default()
         })),
-        ..Default::default()
-    }
-}
-
-fn dag(executors: Vec<tipb::Executor>, output_offsets: Vec<u32>) -> tipb::DagRequest {
-    tipb::DagRequest {
-        executors,
-        output_offsets,
-        encode_type: Some(EncodeType::TypeChunk as i32),
-        collect_execution_summaries: Some(true),
         ..Default::default()
     }
 }
@@ -300,27 +261,6 @@ fn malformed_dags_are_refused() {
     let mut broken = source(&rows()[..3]);
     broken.pairs[1].1 = vec![128, 0, 9, 0];
     assert!(run(&dag(vec![scan_executor()], vec![0, 1]), broken).is_err());
-}
-
-fn aggregate(tp: ExprType, arg: tipb::Expr, result: FieldTypeTp) -> tipb::Expr {
-    tipb::Expr {
-        tp: Some(tp as i32),
-        children: vec![arg],
-        field_type: Some(FieldType::new(result).to_tipb()),
-        ..Default::default()
-    }
-}
-
-fn aggregation(group_by: Vec<tipb::Expr>, agg_func: Vec<tipb::Expr>) -> tipb::Executor {
-    tipb::Executor {
-        tp: Some(ExecType::TypeAggregation as i32),
-        aggregation: Some(Box::new(tipb::Aggregation {
-            group_by,
-            agg_func,
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
 }
 
 #[test]

@@ -20,73 +20,30 @@
 
 use basalt_chunk::codec::datum::Datum;
 use basalt_chunk::column::Column;
+use basalt_chunk::decimal::ScaledDecimals;
 use basalt_chunk::Decimal;
 use basalt_proto::tipb::ScalarFuncSig as Sig;
 
 use crate::rpn::{RpnExpression, RpnNode};
 
-/// Decimal values of the rows being evaluated, all with scale `frac`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScaledColumn {
-    /// Row `i` is `values[i] / 10^frac` where `valid[i]`; anything where not.
-    values: Vec<i128>,
-    valid: Vec<bool>,
-    frac: u8,
-    /// At least the stored integer digits of every row's `Decimal` counterpart.
-    int_digits: usize,
-}
-
-impl ScaledColumn {
-    /// Row `i` as `(v, frac)` (`None`: NULL).
-    #[inline]
-    pub fn get(&self, i: usize) -> Option<(i128, u8)> {
-        self.valid[i].then(|| (self.values[i], self.frac))
-    }
-
-    /// Rows.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    /// The logical rows `rows` of a decimal column, when each value converts exactly and all
-    /// of them have one scale.
-    fn from_decimals(column: &Column, rows: &[usize]) -> Option<ScaledColumn> {
-        let Column::Decimal(decimals) = column else {
-            return None;
-        };
-        let mut values = Vec::with_capacity(rows.len());
-        let mut valid = Vec::with_capacity(rows.len());
-        let mut frac = None;
-        let mut int_digits = 0;
-        for &row in rows {
-            match decimals.get(row) {
-                Some(decimal) => {
-                    let (v, own) = decimal.to_scaled_i128()?;
-                    if *frac.get_or_insert(own) != own {
-                        return None;
-                    }
-                    int_digits = int_digits.max(usize::from(decimal.stored_int_digits()));
-                    values.push(v);
-                    valid.push(true);
-                }
-                None => {
-                    values.push(0);
-                    valid.push(false);
-                }
+/// The logical rows `rows` of a decimal column, when each value converts exactly and all of
+/// them have one scale.
+fn from_decimals(column: &Column, rows: &[usize]) -> Option<ScaledDecimals> {
+    let Column::Decimal(decimals) = column else {
+        return None;
+    };
+    let mut scaled = ScaledDecimals::with_capacity(rows.len());
+    for &row in rows {
+        let value = match decimals.get(row) {
+            Some(decimal) => {
+                let (v, frac) = decimal.to_scaled_i128()?;
+                Some((v, frac, decimal.stored_int_digits()))
             }
-        }
-        Some(ScaledColumn {
-            values,
-            valid,
-            frac: frac.unwrap_or(0),
-            int_digits,
-        })
+            None => None,
+        };
+        scaled.push(value)?;
     }
+    Some(scaled)
 }
 
 /// The scaled forms of a batch's decimal input columns, each converted at most once however
@@ -94,7 +51,7 @@ impl ScaledColumn {
 #[derive(Debug, Default)]
 pub struct ScaledInputs {
     /// By column offset: not yet tried, not convertible, or converted.
-    columns: Vec<Option<Option<ScaledColumn>>>,
+    columns: Vec<Option<Option<ScaledDecimals>>>,
 }
 
 impl ScaledInputs {
@@ -103,21 +60,37 @@ impl ScaledInputs {
         ScaledInputs::default()
     }
 
-    fn prepare(&mut self, offset: usize, columns: &[Option<&Column>], rows: &[usize]) {
+    /// Sets input column `offset` (of the batch's logical rows) to `scaled`, as read by the
+    /// caller some other way (straight from row bytes).
+    pub fn insert(&mut self, offset: usize, scaled: ScaledDecimals) {
+        self.slot(offset).replace(Some(scaled));
+    }
+
+    /// Whether input column `offset` is converted.
+    pub fn has(&self, offset: usize) -> bool {
+        self.get(offset).is_some()
+    }
+
+    fn slot(&mut self, offset: usize) -> &mut Option<Option<ScaledDecimals>> {
         if self.columns.len() <= offset {
             self.columns.resize(offset + 1, None);
         }
-        if self.columns[offset].is_none() {
+        &mut self.columns[offset]
+    }
+
+    fn prepare(&mut self, offset: usize, columns: &[Option<&Column>], rows: &[usize]) {
+        let slot = self.slot(offset);
+        if slot.is_none() {
             let converted = columns
                 .get(offset)
                 .copied()
                 .flatten()
-                .and_then(|column| ScaledColumn::from_decimals(column, rows));
-            self.columns[offset] = Some(converted);
+                .and_then(|column| from_decimals(column, rows));
+            *slot = Some(converted);
         }
     }
 
-    fn get(&self, offset: usize) -> Option<&ScaledColumn> {
+    fn get(&self, offset: usize) -> Option<&ScaledDecimals> {
         self.columns.get(offset)?.as_ref()?.as_ref()
     }
 }
@@ -129,8 +102,8 @@ type Constant = (Option<(i128, u8)>, usize);
 enum Operand<'a> {
     /// The same value for every row.
     Const(Constant),
-    Input(&'a ScaledColumn),
-    Owned(ScaledColumn),
+    Input(&'a ScaledDecimals),
+    Owned(ScaledDecimals),
 }
 
 /// An operand's scale, stored integer digits (bound), and per row values and validity (`None`
@@ -144,8 +117,8 @@ impl Operand<'_> {
                 let (v, frac) = value.unwrap_or((0, 0));
                 (frac, *int_digits, None, v)
             }
-            Operand::Input(column) => column.parts(),
-            Operand::Owned(column) => column.parts(),
+            Operand::Input(column) => parts(column),
+            Operand::Owned(column) => parts(column),
         }
     }
 
@@ -154,24 +127,17 @@ impl Operand<'_> {
     }
 }
 
-impl ScaledColumn {
-    fn parts(&self) -> Parts<'_> {
-        (
-            self.frac,
-            self.int_digits,
-            Some((&self.values, &self.valid)),
-            0,
-        )
-    }
+fn parts(column: &ScaledDecimals) -> Parts<'_> {
+    (
+        column.frac(),
+        column.int_digits(),
+        Some((column.values(), column.valid())),
+        0,
+    )
+}
 
-    fn nulls(rows: usize) -> ScaledColumn {
-        ScaledColumn {
-            values: vec![0; rows],
-            valid: vec![false; rows],
-            frac: 0,
-            int_digits: 0,
-        }
-    }
+fn nulls(rows: usize) -> ScaledDecimals {
+    ScaledDecimals::from_parts(vec![0; rows], vec![false; rows], 0, 0)
 }
 
 /// A binary operation on scaled values.
@@ -192,7 +158,7 @@ impl RpnExpression {
         inputs: &mut ScaledInputs,
         columns: &[Option<&Column>],
         logical_rows: &[usize],
-    ) -> Option<ScaledColumn> {
+    ) -> Option<ScaledDecimals> {
         for node in self.nodes() {
             if let RpnNode::ColumnRef { offset, .. } = node {
                 inputs.prepare(*offset, columns, logical_rows);
@@ -235,12 +201,12 @@ impl RpnExpression {
         match result {
             Operand::Owned(column) => Some(column),
             Operand::Input(column) => Some(column.clone()),
-            Operand::Const((value, int_digits)) => Some(ScaledColumn {
-                values: vec![value.map_or(0, |(v, _)| v); rows],
-                valid: vec![value.is_some(); rows],
-                frac: value.map_or(0, |(_, frac)| frac),
+            Operand::Const((value, int_digits)) => Some(ScaledDecimals::from_parts(
+                vec![value.map_or(0, |(v, _)| v); rows],
+                vec![value.is_some(); rows],
+                value.map_or(0, |(_, frac)| frac),
                 int_digits,
-            }),
+            )),
         }
     }
 }
@@ -266,7 +232,7 @@ fn negate(a: Operand<'_>) -> Option<Operand<'_>> {
         Operand::Input(column) => column.clone(),
         Operand::Owned(column) => column,
     };
-    for v in &mut column.values {
+    for v in column.values_mut() {
         *v = v.checked_neg()?;
     }
     Some(Operand::Owned(column))
@@ -274,9 +240,9 @@ fn negate(a: Operand<'_>) -> Option<Operand<'_>> {
 
 /// `a op b` row by row; `None` when a step does not fit an `i128`, the `Decimal` path might
 /// cut the result, or the scale would pass `Decimal::MAX_SCALE`.
-fn binary(op: Op, a: &Operand<'_>, b: &Operand<'_>, rows: usize) -> Option<ScaledColumn> {
+fn binary(op: Op, a: &Operand<'_>, b: &Operand<'_>, rows: usize) -> Option<ScaledDecimals> {
     if a.is_null() || b.is_null() {
-        return Some(ScaledColumn::nulls(rows));
+        return Some(nulls(rows));
     }
     let (fa, ia, va, ca) = a.parts();
     let (fb, ib, vb, cb) = b.parts();
@@ -324,12 +290,12 @@ fn binary(op: Op, a: &Operand<'_>, b: &Operand<'_>, rows: usize) -> Option<Scale
         values.push(v);
         valid.push(true);
     }
-    Some(ScaledColumn {
+    Some(ScaledDecimals::from_parts(
         values,
         valid,
         frac,
-        int_digits: WORDS * int_words,
-    })
+        WORDS * int_words,
+    ))
 }
 
 /// `x * y`, with no overflow check needed when both fit an `i64`.

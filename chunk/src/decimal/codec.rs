@@ -225,6 +225,85 @@ impl Decimal {
         Ok(d)
     }
 
+    /// A datum payload that is exactly one value of at most 38 digits, read straight into
+    /// `(v, frac, int_digits)`: the value `v / 10^frac`, its scale, and the integer digits
+    /// `decode_datum_payload` would store (leading zero groups dropped), without building a
+    /// `Decimal`. Where `to_scaled_i128` of the decoded `Decimal` answers, this is the same
+    /// answer. `None` for anything else (wider values, bad or trailing bytes): decode the
+    /// `Decimal` then, which reports what is wrong.
+    pub fn scaled_from_payload(payload: &[u8]) -> Option<(i128, u8, u8)> {
+        let (&precision, &frac, bin) = match payload {
+            [precision, frac, bin @ ..] => (precision, frac, bin),
+            _ => return None,
+        };
+        if precision > 38 || Decimal::bin_size(precision, frac).ok()? != bin.len() {
+            return None;
+        }
+        let negative = bin.first()? & 0x80 == 0;
+        let mask: u8 = if negative { 0xff } else { 0 };
+        let mut pos = 0usize;
+        let mut read = |n: usize| -> Option<u32> {
+            let mut v = 0u32;
+            for (i, &b) in bin.get(pos..pos + n)?.iter().enumerate() {
+                let b = if pos + i == 0 { b ^ 0x80 } else { b };
+                v = (v << 8) | u32::from(b ^ mask);
+            }
+            pos += n;
+            Some(v)
+        };
+        let int_digits = usize::from(precision - frac);
+        let (full_int, lead) = (int_digits / DIGITS_PER_WORD, int_digits % DIGITS_PER_WORD);
+        let (full_frac, trail) = (
+            usize::from(frac) / DIGITS_PER_WORD,
+            usize::from(frac) % DIGITS_PER_WORD,
+        );
+        let mut v = 0u128;
+        let mut stored = int_digits;
+        let mut significant = false;
+        if lead > 0 {
+            let group = read(DIG2BYTES[lead])?;
+            if group >= 10u32.pow(lead as u32) {
+                return None;
+            }
+            if group == 0 {
+                stored -= lead;
+            }
+            significant = group != 0;
+            v = u128::from(group);
+        }
+        for _ in 0..full_int {
+            let group = read(4)?;
+            if group >= WORD_BASE {
+                return None;
+            }
+            if !significant && group == 0 {
+                stored -= DIGITS_PER_WORD;
+            }
+            significant |= group != 0;
+            v = v * u128::from(WORD_BASE) + u128::from(group);
+        }
+        for _ in 0..full_frac {
+            let group = read(4)?;
+            if group >= WORD_BASE {
+                return None;
+            }
+            v = v * u128::from(WORD_BASE) + u128::from(group);
+        }
+        if trail > 0 {
+            let unit = 10u32.pow(trail as u32);
+            let group = read(DIG2BYTES[trail])?;
+            if group >= unit {
+                return None;
+            }
+            v = v * u128::from(unit) + u128::from(group);
+        }
+        if stored == 0 && frac == 0 {
+            return Some((0, frac, 0));
+        }
+        let v = i128::try_from(v).ok()?;
+        Some((if negative { -v } else { v }, frac, stored as u8))
+    }
+
     /// The 40-byte chunk-column form: TiDB's in-memory `MyDecimal` (`digitsInt`,
     /// `digitsFrac`, `resultFrac` as one byte each, `negative` as 0/1, then nine
     /// little-endian `int32` words).

@@ -16,6 +16,8 @@ mod codec;
 mod scaled;
 mod small;
 
+pub use scaled::ScaledDecimals;
+
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};

@@ -105,6 +105,109 @@ impl Decimal {
     }
 }
 
+/// The decimals of a batch's rows as scaled integers of one scale: row `i` is
+/// `values[i] / 10^frac` where `valid[i]` (NULL where not). Decimal arithmetic that only feeds
+/// sums runs on these (`basalt_expr::scaled`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScaledDecimals {
+    values: Vec<i128>,
+    valid: Vec<bool>,
+    /// The scale; `None` until a non-NULL value sets it.
+    frac: Option<u8>,
+    /// At least the stored integer digits (`Decimal::stored_int_digits`) of every row's
+    /// `Decimal` counterpart.
+    int_digits: usize,
+}
+
+impl ScaledDecimals {
+    /// Room for `rows` rows.
+    pub fn with_capacity(rows: usize) -> ScaledDecimals {
+        ScaledDecimals {
+            values: Vec::with_capacity(rows),
+            valid: Vec::with_capacity(rows),
+            frac: None,
+            int_digits: 0,
+        }
+    }
+
+    /// Rows of `values` (`None`: NULL) with scale `frac` and at most `int_digits` stored
+    /// integer digits.
+    pub fn from_parts(values: Vec<i128>, valid: Vec<bool>, frac: u8, int_digits: usize) -> Self {
+        ScaledDecimals {
+            values,
+            valid,
+            frac: Some(frac),
+            int_digits,
+        }
+    }
+
+    /// Appends a row: `(v, frac, stored integer digits)` or NULL. `None` (and nothing
+    /// appended) when the scale differs from the earlier rows'.
+    #[inline]
+    pub fn push(&mut self, value: Option<(i128, u8, u8)>) -> Option<()> {
+        match value {
+            Some((v, frac, int_digits)) => {
+                if *self.frac.get_or_insert(frac) != frac {
+                    return None;
+                }
+                self.int_digits = self.int_digits.max(usize::from(int_digits));
+                self.values.push(v);
+                self.valid.push(true);
+            }
+            None => {
+                self.values.push(0);
+                self.valid.push(false);
+            }
+        }
+        Some(())
+    }
+
+    /// Row `i` as `(v, frac)` (`None`: NULL or past the end).
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<(i128, u8)> {
+        if *self.valid.get(i)? {
+            Some((self.values[i], self.frac()))
+        } else {
+            None
+        }
+    }
+
+    /// The scale (0 when every row is NULL).
+    pub fn frac(&self) -> u8 {
+        self.frac.unwrap_or(0)
+    }
+
+    /// The bound on stored integer digits.
+    pub fn int_digits(&self) -> usize {
+        self.int_digits
+    }
+
+    /// The values (anything where NULL).
+    pub fn values(&self) -> &[i128] {
+        &self.values
+    }
+
+    /// The values, to change in place.
+    pub fn values_mut(&mut self) -> &mut [i128] {
+        &mut self.values
+    }
+
+    /// Which rows are not NULL.
+    pub fn valid(&self) -> &[bool] {
+        &self.valid
+    }
+
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +257,63 @@ mod tests {
                 if let Some(small) = d.scaled_small() {
                     prop_assert_eq!(Some(small), d.scaled_general(), "{}", d);
                 }
+            }
+        }
+
+        /// Reading a payload straight into a scaled integer gives what decoding the
+        /// `Decimal` and converting it gives: values up to 38 digits, stored at wider
+        /// precisions (leading zero groups) and with a wider scale.
+        #[test]
+        fn payloads_read_scaled_as_decoded(
+            v in any::<i128>(),
+            digits in 1u32..=38,
+            frac in 0u8..=30,
+            extra_int in 0u8..12,
+            extra_frac in 0u8..4,
+        ) {
+            let v = v % 10i128.pow(digits);
+            let frac = frac.min(digits as u8);
+            let x = Decimal::from_scaled_i128(v, frac).unwrap();
+            let stored_frac = (frac + extra_frac).min(30);
+            let precision = (x.digits_int + stored_frac + extra_int).clamp(1, 45);
+            let mut payload = vec![precision, stored_frac];
+            x.encode_bin(precision, stored_frac, &mut payload).unwrap();
+            let mut input = payload.as_slice();
+            let decoded = Decimal::decode_datum_payload(&mut input).unwrap();
+            let expected = decoded
+                .to_scaled_i128()
+                .map(|(v, frac)| (v, frac, decoded.stored_int_digits()));
+            let got = Decimal::scaled_from_payload(&payload);
+            if precision > 38 {
+                prop_assert_eq!(got, None);
+            } else {
+                // Always an answer at most 38 digits, and the same value, scale and stored
+                // integer digits (`to_scaled_i128` itself gives up on some wide fractions).
+                let (v, frac, stored) = got.expect("read");
+                prop_assert!(expected.is_none() || expected == got);
+                prop_assert_eq!(
+                    Decimal::from_scaled_i128(v, frac).unwrap().to_string(),
+                    decoded.to_string()
+                );
+                prop_assert_eq!(stored, decoded.stored_int_digits());
+            }
+        }
+
+        /// Bytes that are not one valid payload never read as a value the decoder would not
+        /// give.
+        #[test]
+        fn bad_payloads_read_as_nothing_or_as_decoded(
+            payload in proptest::collection::vec(any::<u8>(), 0..24),
+        ) {
+            if let Some((v, frac, stored)) = Decimal::scaled_from_payload(&payload) {
+                let mut input = payload.as_slice();
+                let decoded = Decimal::decode_datum_payload(&mut input).unwrap();
+                prop_assert!(input.is_empty());
+                prop_assert_eq!(
+                    Decimal::from_scaled_i128(v, frac).unwrap().to_string(),
+                    decoded.to_string()
+                );
+                prop_assert_eq!(decoded.stored_int_digits(), stored);
             }
         }
 

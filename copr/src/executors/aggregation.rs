@@ -13,10 +13,11 @@ use foldhash::fast::RandomState;
 
 use basalt_chunk::collation::Collation;
 use basalt_chunk::column::Column;
+use basalt_chunk::decimal::ScaledDecimals;
 use basalt_chunk::types::{EvalType, FieldType};
 use basalt_expr::aggr::{AggrFunction, AggrKind, AggrState};
 use basalt_expr::rpn::materialize;
-use basalt_expr::scaled::{ScaledColumn, ScaledInputs};
+use basalt_expr::scaled::ScaledInputs;
 use basalt_expr::value::StackValue;
 use basalt_expr::{EvalContext, RpnExpression};
 
@@ -41,6 +42,10 @@ pub struct AggregationExecutor {
     /// Per aggregate, whether it is a SUM or AVG of a decimal, whose argument is first tried
     /// as scaled integers (`basalt_expr::scaled`).
     scaled: Vec<bool>,
+    /// The input columns the group keys and the other aggregates read.
+    plain_reads: Vec<usize>,
+    /// The input columns the scaled arguments read.
+    scaled_reads: Vec<usize>,
     schema: Vec<FieldType>,
     index: GroupIndex,
     /// Per group, one state per aggregate.
@@ -76,18 +81,42 @@ impl AggregationExecutor {
         } else {
             Vec::new()
         };
-        let scaled = aggrs
+        let scaled: Vec<bool> = aggrs
             .iter()
             .map(|a| {
                 matches!(a.kind, AggrKind::Sum | AggrKind::Avg)
                     && matches!(a.arg.field_type().eval_type(), Ok(EvalType::Decimal))
             })
             .collect();
+        let reads = |exprs: &mut dyn Iterator<Item = &RpnExpression>| {
+            let mut reads: Vec<usize> = exprs.flat_map(RpnExpression::column_refs).collect();
+            reads.sort_unstable();
+            reads.dedup();
+            reads
+        };
+        let plain_reads = reads(
+            &mut group_by.iter().chain(
+                aggrs
+                    .iter()
+                    .zip(&scaled)
+                    .filter(|(_, &s)| !s)
+                    .map(|(a, _)| &a.arg),
+            ),
+        );
+        let scaled_reads = reads(
+            &mut aggrs
+                .iter()
+                .zip(&scaled)
+                .filter(|(_, &s)| s)
+                .map(|(a, _)| &a.arg),
+        );
         Ok(AggregationExecutor {
             child,
             group_by,
             aggrs,
             scaled,
+            plain_reads,
+            scaled_reads,
             schema,
             index,
             states,
@@ -96,28 +125,51 @@ impl AggregationExecutor {
         })
     }
 
-    fn fold(&mut self, ctx: &mut EvalContext, batch: &Batch) -> Result<()> {
-        let rows = &batch.logical_rows;
-        if rows.is_empty() {
+    /// Folds a batch's logical rows into the groups. Columns a table scan deferred are
+    /// decoded here as needed: the decimals that SUM and AVG read as scaled integers straight
+    /// from the row bytes, the rest as columns.
+    fn fold(&mut self, ctx: &mut EvalContext, batch: &mut Batch) -> Result<()> {
+        if batch.logical_rows.is_empty() {
             return Ok(());
         }
+        batch.decode_deferred(&self.plain_reads)?;
+        let mut inputs = ScaledInputs::new();
+        for (offset, scaled) in batch.deferred_scaled(&self.scaled_reads) {
+            inputs.insert(offset, scaled);
+        }
+        let unread: Vec<usize> = (self.scaled_reads.iter().copied())
+            .filter(|&offset| !inputs.has(offset))
+            .collect();
+        batch.decode_deferred(&unread)?;
+        let mut scaled_args: Vec<Option<ScaledDecimals>> = {
+            let refs = batch.column_refs();
+            (self.aggrs.iter().zip(&self.scaled))
+                .map(|(a, &scaled)| {
+                    scaled
+                        .then(|| a.arg.eval_scaled(&mut inputs, &refs, &batch.logical_rows))
+                        .flatten()
+                })
+                .collect()
+        };
+        // Arguments that did not evaluate as scaled integers need their columns decoded.
+        let fallback: Vec<usize> = (self.aggrs.iter().zip(&scaled_args))
+            .filter(|(_, scaled)| scaled.is_none())
+            .flat_map(|(a, _)| a.arg.column_refs())
+            .collect();
+        batch.decode_deferred(&fallback)?;
+        let batch = &*batch;
+        let rows = &batch.logical_rows;
         let refs = batch.column_refs();
         let keys = self
             .group_by
             .iter()
             .map(|g| evaluated(g, ctx, &refs, rows))
             .collect::<Result<Vec<_>>>()?;
-        let mut inputs = ScaledInputs::new();
-        let args = self
-            .aggrs
-            .iter()
-            .zip(&self.scaled)
-            .map(
-                |(a, &scaled)| match scaled.then(|| a.arg.eval_scaled(&mut inputs, &refs, rows)) {
-                    Some(Some(values)) => Ok(Argument::Scaled(values)),
-                    _ => Ok(Argument::Column(evaluated(&a.arg, ctx, &refs, rows)?)),
-                },
-            )
+        let args = (self.aggrs.iter().zip(&mut scaled_args))
+            .map(|(a, scaled)| match scaled.take() {
+                Some(values) => Ok(Argument::Scaled(values)),
+                None => Ok(Argument::Column(evaluated(&a.arg, ctx, &refs, rows)?)),
+            })
             .collect::<Result<Vec<_>>>()?;
         let mut key = Vec::new();
         let mut scratch = Vec::new();
@@ -222,7 +274,7 @@ enum Argument<'a> {
     /// As a column.
     Column(Evaluated<'a>),
     /// A SUM or AVG argument as scaled decimals; row `i` is row `i`.
-    Scaled(ScaledColumn),
+    Scaled(ScaledDecimals),
 }
 
 impl Evaluated<'_> {
@@ -334,8 +386,8 @@ impl BatchExecutor for AggregationExecutor {
                 ..Default::default()
             });
         }
-        let result = self.child.next_batch(ctx, scan_rows)?;
-        self.fold(ctx, &result.batch)?;
+        let mut result = self.child.next_batch(ctx, scan_rows)?;
+        self.fold(ctx, &mut result.batch)?;
         if !result.drained {
             return Ok(BatchResult::default());
         }

@@ -18,7 +18,8 @@ pub(crate) mod util;
 use std::time::Instant;
 
 use basalt_chunk::column::Column;
-use basalt_chunk::lazy::{decode_columns_of, ColumnSchema, RawRows};
+use basalt_chunk::decimal::ScaledDecimals;
+use basalt_chunk::lazy::{decode_columns_of, decode_scaled_decimals, ColumnSchema, RawRows};
 use basalt_chunk::types::FieldType;
 use basalt_expr::EvalContext;
 
@@ -87,6 +88,33 @@ impl Batch {
             self.deferred = None;
         }
         Ok(())
+    }
+
+    /// The deferred decimal columns among `wanted` that read straight into scaled integers
+    /// (`decode_scaled_decimals`), for the logical rows, by batch column index. They stay
+    /// deferred, to be decoded as usual should anything need them as columns.
+    pub fn deferred_scaled(&self, wanted: &[usize]) -> Vec<(usize, ScaledDecimals)> {
+        let Some(deferred) = &self.deferred else {
+            return Vec::new();
+        };
+        let (indexes, schema): (Vec<usize>, Vec<ColumnSchema>) = deferred
+            .columns
+            .iter()
+            .filter(|(index, _)| wanted.contains(index))
+            .cloned()
+            .unzip();
+        if indexes.is_empty() {
+            return Vec::new();
+        }
+        indexes
+            .into_iter()
+            .zip(decode_scaled_decimals(
+                &deferred.rows,
+                &schema,
+                &self.logical_rows,
+            ))
+            .filter_map(|(index, scaled)| Some((index, scaled?)))
+            .collect()
     }
 
     /// Decodes every deferred column for the logical rows.

@@ -14,19 +14,30 @@ pub struct SelectionExecutor {
     conditions: Vec<RpnExpression>,
     /// The input columns each condition reads.
     reads: Vec<Vec<usize>>,
+    /// Whether columns the conditions do not read stay deferred for the parent.
+    passes_deferred: bool,
 }
 
 impl SelectionExecutor {
     /// Filters `child` by `conditions` (all must hold). When the child defers decoding
     /// (`TableScanExecutor::deferring`), each condition's columns are decoded just before it
-    /// runs, for the rows the earlier conditions kept, and the rest once all have run.
+    /// runs, for the rows the earlier conditions kept, and the rest once all have run (or by
+    /// the parent, see `passing_deferred`).
     pub fn new(child: Box<dyn BatchExecutor>, conditions: Vec<RpnExpression>) -> Self {
         let reads = conditions.iter().map(RpnExpression::column_refs).collect();
         SelectionExecutor {
             child,
             conditions,
             reads,
+            passes_deferred: false,
         }
+    }
+
+    /// Leaves the columns its conditions do not read undecoded, for a parent that decodes
+    /// deferred columns itself (an aggregation).
+    pub fn passing_deferred(mut self) -> Self {
+        self.passes_deferred = true;
+        self
     }
 }
 
@@ -67,7 +78,9 @@ impl BatchExecutor for SelectionExecutor {
             }
             result.batch.logical_rows = kept;
         }
-        result.batch.decode_all_deferred()?;
+        if !self.passes_deferred {
+            result.batch.decode_all_deferred()?;
+        }
         Ok(result)
     }
 
