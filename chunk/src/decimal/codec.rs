@@ -232,75 +232,86 @@ impl Decimal {
     /// answer. `None` for anything else (wider values, bad or trailing bytes): decode the
     /// `Decimal` then, which reports what is wrong.
     pub fn scaled_from_payload(payload: &[u8]) -> Option<(i128, u8, u8)> {
-        let (&precision, &frac, bin) = match payload {
-            [precision, frac, bin @ ..] => (precision, frac, bin),
-            _ => return None,
+        let [precision, frac, bin @ ..] = payload else {
+            return None;
         };
-        if precision > 38 || Decimal::bin_size(precision, frac).ok()? != bin.len() {
+        let (precision, frac) = (*precision, *frac);
+        if precision == 0 || precision > 38 || frac > precision || frac > Decimal::MAX_SCALE {
             return None;
         }
-        let negative = bin.first()? & 0x80 == 0;
-        let mask: u8 = if negative { 0xff } else { 0 };
-        let mut pos = 0usize;
-        let mut read = |n: usize| -> Option<u32> {
-            let mut v = 0u32;
-            for (i, &b) in bin.get(pos..pos + n)?.iter().enumerate() {
-                let b = if pos + i == 0 { b ^ 0x80 } else { b };
-                v = (v << 8) | u32::from(b ^ mask);
-            }
-            pos += n;
-            Some(v)
-        };
         let int_digits = usize::from(precision - frac);
         let (full_int, lead) = (int_digits / DIGITS_PER_WORD, int_digits % DIGITS_PER_WORD);
         let (full_frac, trail) = (
             usize::from(frac) / DIGITS_PER_WORD,
             usize::from(frac) % DIGITS_PER_WORD,
         );
-        let mut v = 0u128;
+        if bin.len() != part_size(int_digits) + part_size(usize::from(frac)) {
+            return None;
+        }
+        // Groups are big-endian; a negative value has every byte inverted; the first bit is
+        // flipped so that encodings sort like values.
+        let negative = bin[0] & 0x80 == 0;
+        let mask = if negative { u32::MAX } else { 0 };
+        let mut pos = 0usize;
+        let mut read = |digits: usize| -> Option<u32> {
+            let n = if digits == DIGITS_PER_WORD {
+                4
+            } else {
+                DIG2BYTES[digits]
+            };
+            let mut group = 0u32;
+            for &byte in &bin[pos..pos + n] {
+                group = (group << 8) | u32::from(byte);
+            }
+            if pos == 0 {
+                group ^= 0x80 << (8 * (n - 1));
+            }
+            pos += n;
+            group = (group ^ mask) & (u32::MAX >> (32 - 8 * n));
+            (group < 10u32.pow(digits as u32)).then_some(group)
+        };
+        // Below 19 digits everything fits a u64, whose arithmetic is cheaper.
+        let mut small = 0u64;
+        let mut wide = 0u128;
+        let mut push = |group: u32, digits: usize| {
+            if precision <= 18 {
+                small = small * 10u64.pow(digits as u32) + u64::from(group);
+            } else {
+                wide = wide * 10u128.pow(digits as u32) + u128::from(group);
+            }
+        };
         let mut stored = int_digits;
         let mut significant = false;
         if lead > 0 {
-            let group = read(DIG2BYTES[lead])?;
-            if group >= 10u32.pow(lead as u32) {
-                return None;
-            }
+            let group = read(lead)?;
             if group == 0 {
                 stored -= lead;
             }
             significant = group != 0;
-            v = u128::from(group);
+            push(group, lead);
         }
         for _ in 0..full_int {
-            let group = read(4)?;
-            if group >= WORD_BASE {
-                return None;
-            }
+            let group = read(DIGITS_PER_WORD)?;
             if !significant && group == 0 {
                 stored -= DIGITS_PER_WORD;
             }
             significant |= group != 0;
-            v = v * u128::from(WORD_BASE) + u128::from(group);
+            push(group, DIGITS_PER_WORD);
         }
         for _ in 0..full_frac {
-            let group = read(4)?;
-            if group >= WORD_BASE {
-                return None;
-            }
-            v = v * u128::from(WORD_BASE) + u128::from(group);
+            push(read(DIGITS_PER_WORD)?, DIGITS_PER_WORD);
         }
         if trail > 0 {
-            let unit = 10u32.pow(trail as u32);
-            let group = read(DIG2BYTES[trail])?;
-            if group >= unit {
-                return None;
-            }
-            v = v * u128::from(unit) + u128::from(group);
+            push(read(trail)?, trail);
         }
         if stored == 0 && frac == 0 {
             return Some((0, frac, 0));
         }
-        let v = i128::try_from(v).ok()?;
+        let v = if precision <= 18 {
+            i128::from(small)
+        } else {
+            i128::try_from(wide).ok()?
+        };
         Some((if negative { -v } else { v }, frac, stored as u8))
     }
 
