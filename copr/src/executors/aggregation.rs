@@ -173,6 +173,8 @@ impl AggregationExecutor {
             .collect::<Result<Vec<_>>>()?;
         let mut key = Vec::new();
         let mut scratch = Vec::new();
+        // Each row's group first, then each aggregate over all rows.
+        let mut groups = Vec::with_capacity(rows.len());
         for i in 0..rows.len() {
             let group = match &mut self.index {
                 GroupIndex::Single => 0,
@@ -215,17 +217,21 @@ impl AggregationExecutor {
                     group
                 }
             };
-            for ((aggr, state), values) in self
-                .aggrs
-                .iter()
-                .zip(self.states[group].iter_mut())
-                .zip(&args)
-            {
-                match values {
-                    Argument::Scaled(scaled) => aggr.update_scaled(ctx, state, scaled.get(i))?,
-                    Argument::Column(evaluated) => {
-                        let (column, at) = evaluated.row(i);
-                        aggr.update(ctx, state, column, at)?;
+            groups.push(group);
+        }
+        for (at, (aggr, values)) in self.aggrs.iter().zip(&args).enumerate() {
+            // Every group has one state per aggregate (pushed together above).
+            let states = &mut self.states;
+            match values {
+                Argument::Scaled(scaled) => {
+                    for (i, &group) in groups.iter().enumerate() {
+                        aggr.update_scaled(ctx, &mut states[group][at], scaled.get(i))?;
+                    }
+                }
+                Argument::Column(evaluated) => {
+                    for (i, &group) in groups.iter().enumerate() {
+                        let (column, row) = evaluated.row(i);
+                        aggr.update(ctx, &mut states[group][at], column, row)?;
                     }
                 }
             }
