@@ -28,6 +28,8 @@ mod load;
 mod plot;
 mod report;
 mod server;
+#[cfg(test)]
+mod testing;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
