@@ -124,11 +124,24 @@ pub fn decode_columns_of(
     schema: &[ColumnSchema],
     wanted: Option<&[bool]>,
 ) -> Result<Vec<Column>> {
+    Ok(decode_columns_and_scaled(rows, schema, wanted, &[])?.0)
+}
+
+/// `decode_columns_of`, and in the same pass over each row the decimal columns of `scaled` as
+/// `decode_scaled_decimals` reads them, for the wanted rows in row order.
+pub fn decode_columns_and_scaled(
+    rows: &RawRows,
+    schema: &[ColumnSchema],
+    wanted: Option<&[bool]>,
+    scaled: &[ColumnSchema],
+) -> Result<(Vec<Column>, Vec<Option<ScaledDecimals>>)> {
     let mut columns = schema
         .iter()
         .map(|column| Column::new(&column.field_type, rows.len()))
         .collect::<Result<Vec<_>>>()?;
+    let mut scaled_columns = scaled_columns_for(scaled, rows.len());
     let mut hints = vec![0usize; schema.len()];
+    let mut scaled_hints = vec![0usize; scaled.len()];
     for index in 0..rows.len() {
         if wanted.is_some_and(|wanted| !wanted.get(index).copied().unwrap_or(false)) {
             for column in columns.iter_mut() {
@@ -148,7 +161,9 @@ pub fn decode_columns_of(
                     None => column.push_datum(&schema.default, &schema.field_type)?,
                 }
             }
+            push_scaled(&slice, scaled, &mut scaled_columns, &mut scaled_hints);
         } else {
+            scaled_columns.iter_mut().for_each(|column| *column = None);
             let mut values = datum::decode_old_row(row)?;
             for (column, schema) in columns.iter_mut().zip(schema) {
                 let datum = match values.iter().position(|(id, _)| *id == schema.column_id) {
@@ -159,7 +174,43 @@ pub fn decode_columns_of(
             }
         }
     }
-    Ok(columns)
+    Ok((columns, scaled_columns))
+}
+
+/// Empty scaled columns for the decimal columns of `schema` (`None` for other types).
+fn scaled_columns_for(schema: &[ColumnSchema], rows: usize) -> Vec<Option<ScaledDecimals>> {
+    schema
+        .iter()
+        .map(|column| {
+            (column.field_type.tp == FieldTypeTp::NewDecimal)
+                .then(|| ScaledDecimals::with_capacity(rows))
+        })
+        .collect()
+}
+
+/// Appends one row's values of the `schema` columns to `columns`; a column that cannot be
+/// read as scaled integers becomes `None`.
+fn push_scaled(
+    slice: &RowSlice<'_>,
+    schema: &[ColumnSchema],
+    columns: &mut [Option<ScaledDecimals>],
+    hints: &mut [usize],
+) {
+    for ((scaled, column), hint) in columns.iter_mut().zip(schema).zip(hints) {
+        let Some(values) = scaled else {
+            continue;
+        };
+        let pushed = match slice.search_hinted(column.column_id, hint) {
+            Some(ColumnValue::Value(bytes)) => {
+                Decimal::scaled_from_payload(bytes).and_then(|value| values.push(Some(value)))
+            }
+            Some(ColumnValue::Null) => values.push(None),
+            None => None,
+        };
+        if pushed.is_none() {
+            *scaled = None;
+        }
+    }
 }
 
 /// Appends a row v2 value of `field_type` to `column`: the common kinds straight into the
@@ -226,13 +277,7 @@ pub fn decode_scaled_decimals(
     schema: &[ColumnSchema],
     logical_rows: &[usize],
 ) -> Vec<Option<ScaledDecimals>> {
-    let mut columns: Vec<Option<ScaledDecimals>> = schema
-        .iter()
-        .map(|column| {
-            (column.field_type.tp == FieldTypeTp::NewDecimal)
-                .then(|| ScaledDecimals::with_capacity(logical_rows.len()))
-        })
-        .collect();
+    let mut columns = scaled_columns_for(schema, logical_rows.len());
     let mut hints = vec![0usize; schema.len()];
     for &index in logical_rows {
         let slice = rows
@@ -242,21 +287,7 @@ pub fn decode_scaled_decimals(
         let Some(slice) = slice else {
             return schema.iter().map(|_| None).collect();
         };
-        for ((scaled, column), hint) in columns.iter_mut().zip(schema).zip(&mut hints) {
-            let Some(values) = scaled else {
-                continue;
-            };
-            let pushed = match slice.search_hinted(column.column_id, hint) {
-                Some(ColumnValue::Value(bytes)) => {
-                    Decimal::scaled_from_payload(bytes).and_then(|value| values.push(Some(value)))
-                }
-                Some(ColumnValue::Null) => values.push(None),
-                None => None,
-            };
-            if pushed.is_none() {
-                *scaled = None;
-            }
-        }
+        push_scaled(&slice, schema, &mut columns, &mut hints);
     }
     columns
 }

@@ -132,9 +132,10 @@ impl AggregationExecutor {
         if batch.logical_rows.is_empty() {
             return Ok(());
         }
-        batch.decode_deferred(&self.plain_reads)?;
         let mut inputs = ScaledInputs::new();
-        for (offset, scaled) in batch.deferred_scaled(&self.scaled_reads) {
+        for (offset, scaled) in
+            batch.decode_deferred_and_scaled(&self.plain_reads, &self.scaled_reads)?
+        {
             inputs.insert(offset, scaled);
         }
         let unread: Vec<usize> = (self.scaled_reads.iter().copied())

@@ -19,7 +19,9 @@ use std::time::Instant;
 
 use basalt_chunk::column::Column;
 use basalt_chunk::decimal::ScaledDecimals;
-use basalt_chunk::lazy::{decode_columns_of, decode_scaled_decimals, ColumnSchema, RawRows};
+use basalt_chunk::lazy::{
+    decode_columns_and_scaled, decode_scaled_decimals, ColumnSchema, RawRows,
+};
 use basalt_chunk::types::FieldType;
 use basalt_expr::EvalContext;
 
@@ -61,14 +63,36 @@ impl Batch {
     /// Decodes the deferred columns among `wanted` (batch column indexes) for the logical
     /// rows only; other rows are NULL placeholders. A no-op without deferred columns.
     pub fn decode_deferred(&mut self, wanted: &[usize]) -> Result<()> {
+        self.decode_deferred_and_scaled(wanted, &[]).map(drop)
+    }
+
+    /// `decode_deferred(wanted)`, and in the same pass over the rows `deferred_scaled(scaled)`
+    /// (for the deferred columns among `scaled` not in `wanted`).
+    pub fn decode_deferred_and_scaled(
+        &mut self,
+        wanted: &[usize],
+        scaled: &[usize],
+    ) -> Result<Vec<(usize, ScaledDecimals)>> {
+        // One pass gives the scaled values in row order, which must be the logical order.
+        if !scaled.is_empty() && !self.logical_rows.windows(2).all(|w| w[0] < w[1]) {
+            self.decode_deferred(wanted)?;
+            return Ok(self.deferred_scaled(scaled));
+        }
         let Some(deferred) = self.deferred.as_mut() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut deferred.columns)
             .into_iter()
             .partition(|(index, _)| wanted.contains(index));
         deferred.columns = later;
-        if !now.is_empty() {
+        let (scaled_indexes, scaled_schema): (Vec<usize>, Vec<ColumnSchema>) = deferred
+            .columns
+            .iter()
+            .filter(|(index, _)| scaled.contains(index))
+            .cloned()
+            .unzip();
+        let mut read = Vec::new();
+        if !now.is_empty() || !scaled_indexes.is_empty() {
             let mut mask = vec![false; deferred.rows.len()];
             for &row in &self.logical_rows {
                 if let Some(slot) = mask.get_mut(row) {
@@ -76,18 +100,24 @@ impl Batch {
                 }
             }
             let schema: Vec<ColumnSchema> = now.iter().map(|(_, s)| s.clone()).collect();
-            let decoded = decode_columns_of(&deferred.rows, &schema, Some(&mask))?;
+            let (decoded, scaled_columns) =
+                decode_columns_and_scaled(&deferred.rows, &schema, Some(&mask), &scaled_schema)?;
             for ((index, _), column) in now.into_iter().zip(decoded) {
                 let slot = self.columns.get_mut(index).ok_or_else(|| {
                     Error::InvalidDag(format!("deferred column {index} outside the batch"))
                 })?;
                 *slot = column;
             }
+            read = scaled_indexes
+                .into_iter()
+                .zip(scaled_columns)
+                .filter_map(|(index, column)| Some((index, column?)))
+                .collect();
         }
         if deferred.columns.is_empty() {
             self.deferred = None;
         }
-        Ok(())
+        Ok(read)
     }
 
     /// The deferred decimal columns among `wanted` that read straight into scaled integers
