@@ -230,16 +230,7 @@ fn push_v2(column: &mut Column, bytes: &[u8], field_type: &FieldType) -> Result<
         } else {
             row_v2::decode_i64(bytes)?
         })),
-        (
-            Column::Bytes(c),
-            FieldTypeTp::VarChar
-            | FieldTypeTp::VarString
-            | FieldTypeTp::String
-            | FieldTypeTp::TinyBlob
-            | FieldTypeTp::MediumBlob
-            | FieldTypeTp::LongBlob
-            | FieldTypeTp::Blob,
-        ) => c.push(Some(bytes)),
+        (Column::Bytes(c), tp) if tp.is_string_like() => c.push(Some(bytes)),
         (Column::Decimal(c), FieldTypeTp::NewDecimal) => {
             let mut input = bytes;
             let decimal = Decimal::decode_datum_payload(&mut input)?;

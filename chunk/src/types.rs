@@ -71,6 +71,15 @@ pub enum FieldTypeTp {
 }
 
 impl FieldTypeTp {
+    /// Whether values are byte strings (the character, binary, BLOB and geometry types).
+    pub fn is_string_like(self) -> bool {
+        use FieldTypeTp::*;
+        matches!(
+            self,
+            VarChar | VarString | String | TinyBlob | MediumBlob | LongBlob | Blob | Geometry
+        )
+    }
+
     /// The type of a wire code.
     pub fn from_i32(code: i32) -> Result<FieldTypeTp> {
         use FieldTypeTp::*;

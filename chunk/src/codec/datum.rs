@@ -242,14 +242,7 @@ pub fn from_row_v2(value: &[u8], field_type: &FieldType) -> Result<Datum> {
             check_consumed(input, "row v2 float")?;
             Datum::Real(real)
         }
-        FieldTypeTp::VarChar
-        | FieldTypeTp::VarString
-        | FieldTypeTp::String
-        | FieldTypeTp::TinyBlob
-        | FieldTypeTp::MediumBlob
-        | FieldTypeTp::LongBlob
-        | FieldTypeTp::Blob
-        | FieldTypeTp::Geometry => Datum::Bytes(value.to_vec()),
+        tp if tp.is_string_like() => Datum::Bytes(value.to_vec()),
         FieldTypeTp::Date
         | FieldTypeTp::NewDate
         | FieldTypeTp::DateTime
