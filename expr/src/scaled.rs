@@ -268,34 +268,53 @@ fn binary(op: Op, a: &Operand<'_>, b: &Operand<'_>, rows: usize) -> Option<Scale
     if frac > Decimal::MAX_SCALE {
         return None;
     }
-    let value = |values: Option<(&[i128], &[bool])>, constant: i128, i: usize| match values {
-        Some((values, valid)) => (values[i], valid[i]),
-        None => (constant, true),
+    let (values, valid) = match (op, ma, mb) {
+        (Op::Plus, 1, 1) => rows_of((va, ca), (vb, cb), rows, |x, y| x.checked_add(y))?,
+        (Op::Minus, 1, 1) => rows_of((va, ca), (vb, cb), rows, |x, y| x.checked_sub(y))?,
+        (Op::Plus, _, _) => rows_of((va, ca), (vb, cb), rows, |x, y| {
+            x.checked_mul(ma)?.checked_add(y.checked_mul(mb)?)
+        })?,
+        (Op::Minus, _, _) => rows_of((va, ca), (vb, cb), rows, |x, y| {
+            x.checked_mul(ma)?.checked_sub(y.checked_mul(mb)?)
+        })?,
+        (Op::Multiply, _, _) => rows_of((va, ca), (vb, cb), rows, multiply)?,
     };
-    let mut values = Vec::with_capacity(rows);
-    let mut valid = Vec::with_capacity(rows);
-    for i in 0..rows {
-        let (x, x_valid) = value(va, ca, i);
-        let (y, y_valid) = value(vb, cb, i);
-        if !(x_valid && y_valid) {
-            values.push(0);
-            valid.push(false);
-            continue;
-        }
-        let v = match op {
-            Op::Plus => x.checked_mul(ma)?.checked_add(y.checked_mul(mb)?)?,
-            Op::Minus => x.checked_mul(ma)?.checked_sub(y.checked_mul(mb)?)?,
-            Op::Multiply => multiply(x, y)?,
-        };
-        values.push(v);
-        valid.push(true);
-    }
     Some(ScaledDecimals::from_parts(
         values,
         valid,
         frac,
         WORDS * int_words,
     ))
+}
+
+/// An operand's rows (values and validity) or, for a constant, its value.
+type Side<'a> = (Option<(&'a [i128], &'a [bool])>, i128);
+
+/// `f(a, b)` for each of `rows` rows (NULL where either is); `None` as soon as `f` is.
+#[inline]
+fn rows_of(
+    a: Side<'_>,
+    b: Side<'_>,
+    rows: usize,
+    f: impl Fn(i128, i128) -> Option<i128>,
+) -> Option<(Vec<i128>, Vec<bool>)> {
+    let at = |(values, constant): Side<'_>, i: usize| match values {
+        Some((values, valid)) => (values[i], valid[i]),
+        None => (constant, true),
+    };
+    let mut values = Vec::with_capacity(rows);
+    let mut valid = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let ((x, x_valid), (y, y_valid)) = (at(a, i), at(b, i));
+        if x_valid && y_valid {
+            values.push(f(x, y)?);
+            valid.push(true);
+        } else {
+            values.push(0);
+            valid.push(false);
+        }
+    }
+    Some((values, valid))
 }
 
 /// `x * y`, with no overflow check needed when both fit an `i64`.
