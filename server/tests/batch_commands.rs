@@ -223,6 +223,54 @@ async fn every_request_is_answered_once_under_its_id() {
     }
 }
 
+/// The `RawGet`s of one message run together, sharing a snapshot while they address the same
+/// region; a failing one (another region, an empty key) fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_gets_of_one_message_are_answered_each_on_its_own() {
+    let server = start_server().await;
+    let context = raw_context(&server.addrs, b"batch/").await;
+    let mut wrong_region = context.clone();
+    wrong_region.region_id += 1_000_000;
+    let mut stream = Stream::open(&server.addrs).await;
+    stream
+        .send(vec![(1, raw_put(&context, b"batch/shared", b"value"))])
+        .await;
+    must_raw_put_ok(stream.answers(1).await.remove(&1));
+
+    stream
+        .send(vec![
+            (10, raw_get(&context, b"batch/shared")),
+            (11, raw_get(&wrong_region, b"batch/shared")),
+            (12, raw_get(&context, b"batch/shared")),
+            (13, raw_get(&context, b"")),
+            (14, raw_get(&context, b"batch/missing")),
+            (15, raw_get(&wrong_region, b"batch/shared")),
+            (16, raw_get(&context, b"batch/shared")),
+        ])
+        .await;
+    let mut answers = stream.answers(7).await;
+    for id in [10, 12, 16] {
+        let get = must_raw_get(answers.remove(&id));
+        assert!(
+            get.region_error.is_none() && get.error.is_empty() && !get.not_found,
+            "{id}: {get:?}"
+        );
+        assert_eq!(get.value, b"value", "answer to {id}");
+    }
+    for id in [11, 15] {
+        let get = must_raw_get(answers.remove(&id));
+        assert!(get.region_error.is_some(), "{id}: {get:?}");
+    }
+    let empty_key = must_raw_get(answers.remove(&13));
+    assert!(!empty_key.error.is_empty(), "{empty_key:?}");
+    let missing = must_raw_get(answers.remove(&14));
+    assert!(
+        missing.not_found && missing.region_error.is_none(),
+        "{missing:?}"
+    );
+    assert!(answers.is_empty(), "unasked answers: {answers:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_batch_is_answered_in_full() {
     let server = start_server().await;

@@ -9,6 +9,10 @@
 //! own, so a slow write or coprocessor request holds up nothing else, and its answer joins a
 //! later message. No task and no queue stand between a read and its answer, and a client that
 //! stops reading its answers stops the reading of its requests (transport flow control).
+//!
+//! The `RawGet`s of one request message run together (`KvHandlers::raw_get_each`), as TiKV's
+//! batcher runs them: consecutive ones addressed to the same region share one snapshot, and
+//! they cost one future between them rather than one each.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,9 +43,24 @@ type ResponseStream =
 /// would otherwise be moved several times on its way out.
 type Answer = (u64, Option<Box<ResponseCmd>>);
 
-/// A request still running: a read that did not finish on its first poll, or a command on a
+/// The answers of a request, or of several run together.
+enum Answers {
+    One(Answer),
+    Many(Vec<Answer>),
+}
+
+impl Answers {
+    fn add_to(self, ready: &mut Vec<Answer>) {
+        match self {
+            Answers::One(answer) => ready.push(answer),
+            Answers::Many(answers) => ready.extend(answers),
+        }
+    }
+}
+
+/// Requests still running: a read that did not finish on its first poll, or a command on a
 /// task of its own.
-type Pending = Pin<Box<dyn Future<Output = Answer> + Send>>;
+type Pending = Pin<Box<dyn Future<Output = Answers> + Send>>;
 
 /// Answers the requests of `incoming` until the client closes it and every request is answered.
 pub fn serve<E: Engine>(
@@ -128,21 +147,56 @@ impl<E: Engine> Responses<E> {
         match Work::of(cmd) {
             Work::Read(read) => {
                 let handlers = self.handlers.clone();
-                let mut read: Pending =
-                    Box::pin(async move { (id, Some(read.run(&handlers).await)) });
-                match read.as_mut().poll(cx) {
-                    Poll::Ready(answer) => self.ready.push(answer),
-                    Poll::Pending => self.pending.push(read),
-                }
+                let read: Pending =
+                    Box::pin(async move { Answers::One((id, Some(read.run(&handlers).await))) });
+                self.poll_first(read, cx);
             }
             Work::Task(cmd) => {
                 let handlers = self.handlers.clone();
                 let task = tokio::spawn(async move { dispatch(&handlers, cmd).await });
                 // A task that panicked is answered without a command.
                 self.pending.push(Box::pin(async move {
-                    (id, task.await.ok().flatten().map(Box::new))
+                    Answers::One((id, task.await.ok().flatten().map(Box::new)))
                 }));
             }
+        }
+    }
+
+    /// Starts answering the `RawGet`s taken from `gets` (request id and request) together.
+    fn start_raw_gets(
+        &mut self,
+        gets: &mut Vec<(u64, kvrpcpb::RawGetRequest)>,
+        cx: &mut Context<'_>,
+    ) {
+        match gets.len() {
+            0 => {}
+            1 => {
+                if let Some((id, get)) = gets.pop() {
+                    self.start(id, Some(RequestCmd::RawGet(get)), cx);
+                }
+            }
+            _ => {
+                let (ids, requests): (Vec<u64>, Vec<_>) = gets.drain(..).unzip();
+                let handlers = self.handlers.clone();
+                let reads: Pending = Box::pin(async move {
+                    let responses = handlers.raw_get_each(requests).await;
+                    let answers = ids
+                        .into_iter()
+                        .zip(responses)
+                        .map(|(id, response)| (id, Some(Box::new(ResponseCmd::RawGet(response)))))
+                        .collect();
+                    Answers::Many(answers)
+                });
+                self.poll_first(reads, cx);
+            }
+        }
+    }
+
+    /// Polls reads just started: their answers are ready, or they are kept to poll again.
+    fn poll_first(&mut self, mut reads: Pending, cx: &mut Context<'_>) {
+        match reads.as_mut().poll(cx) {
+            Poll::Ready(answers) => answers.add_to(&mut self.ready),
+            Poll::Pending => self.pending.push(reads),
         }
     }
 
@@ -177,9 +231,17 @@ impl<E: Engine> Responses<E> {
                 )));
             }
             started += batch.requests.len();
+            let mut raw_gets = Vec::new();
             for (request, id) in batch.requests.into_iter().zip(batch.request_ids) {
-                self.start(id, request.cmd, cx);
+                match request.cmd {
+                    Some(RequestCmd::RawGet(get)) => raw_gets.push((id, get)),
+                    cmd => {
+                        self.start_raw_gets(&mut raw_gets, cx);
+                        self.start(id, cmd, cx);
+                    }
+                }
             }
+            self.start_raw_gets(&mut raw_gets, cx);
         }
         Ok(true)
     }
@@ -188,7 +250,7 @@ impl<E: Engine> Responses<E> {
     fn collect_answers(&mut self, cx: &mut Context<'_>) {
         while self.ready.len() < MAX_RESPONSES_PER_MESSAGE {
             match self.pending.poll_next_unpin(cx) {
-                Poll::Ready(Some(answer)) => self.ready.push(answer),
+                Poll::Ready(Some(answers)) => answers.add_to(&mut self.ready),
                 Poll::Ready(None) | Poll::Pending => break,
             }
         }

@@ -34,6 +34,47 @@ impl<E: Engine> KvHandlers<E> {
         response
     }
 
+    /// Several `RawGet`s (those of one `BatchCommands` message), answered in order, each as
+    /// `raw_get` answers it; consecutive ones addressed alike share a snapshot
+    /// (`Storage::raw_get_each`).
+    pub async fn raw_get_each(
+        &self,
+        requests: Vec<kvrpcpb::RawGetRequest>,
+    ) -> Vec<kvrpcpb::RawGetResponse> {
+        let timers: Vec<RequestTimer> = requests
+            .iter()
+            .map(|_| RequestTimer::start("raw_get"))
+            .collect();
+        let gets: Vec<_> = requests
+            .into_iter()
+            .map(|request| {
+                let ctx = request_context(request.context.as_ref());
+                (ctx, request.cf, request.key)
+            })
+            .collect();
+        let results = self.storage().raw_get_each(&gets).await;
+        timers
+            .into_iter()
+            .zip(results)
+            .map(|(timer, result)| {
+                let mut response = kvrpcpb::RawGetResponse::default();
+                let label = match result {
+                    Ok(Some(value)) => {
+                        response.value = value;
+                        "ok"
+                    }
+                    Ok(None) => {
+                        response.not_found = true;
+                        "ok"
+                    }
+                    Err(err) => set_raw_error!(response, err),
+                };
+                timer.finish(label);
+                response
+            })
+            .collect()
+    }
+
     /// `RawBatchGet`.
     pub async fn raw_batch_get(
         &self,
