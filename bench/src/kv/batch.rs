@@ -3,9 +3,16 @@
 //! then everything else already waiting (up to a cap), tags each with the next request id, and
 //! sends them as one `BatchCommandsRequest`; a receiver task hands each answer of the
 //! server's `BatchCommandsResponse`s to the caller waiting on its id.
+//!
+//! The per-command cost is kept low, since it is paid by every operation: ids are consecutive,
+//! so the callers waiting are a deque indexed by id (no hashing); the batcher reads the clock
+//! once per batch; and overdue callers are failed by a sweep once a second rather than by a
+//! timer per call.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use basalt_proto::tikvpb::batch_commands_request::{self, request::Cmd as RequestCmd};
 use basalt_proto::tikvpb::batch_commands_response::response::Cmd as ResponseCmd;
@@ -20,6 +27,8 @@ use super::REQUEST_TIMEOUT;
 
 /// Batches waiting for the transport before the batcher pauses.
 const OUTGOING_QUEUE: usize = 64;
+/// How often callers waiting past `REQUEST_TIMEOUT` are looked for.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Hands a caller its answer's command, or why there is none. The command is lent, not moved:
 /// the enum is over 2 KiB, and the caller takes only its own (small) variant out of it.
@@ -32,15 +41,92 @@ struct Submitted {
     reply: Reply,
 }
 
-/// The callers waiting for answers, by request id; `None` once the stream has ended, so that
-/// later batches fail at once rather than wait for answers that cannot come.
-type Waiting = Arc<Mutex<Option<HashMap<u64, Reply>>>>;
+/// A caller waiting for the answer to its request.
+struct Waiter {
+    reply: Reply,
+    /// When the caller is failed if no answer came.
+    deadline: Instant,
+}
+
+/// The callers waiting for answers, by request id. Ids are handed out consecutively, so this
+/// is a deque whose front slot is id `first`; a slot is emptied when its answer arrives (or
+/// its caller is failed), and empty slots at the front are dropped.
+#[derive(Default)]
+struct Waiters {
+    first: u64,
+    slots: VecDeque<Option<Waiter>>,
+}
+
+impl Waiters {
+    /// Waits for the answer to request `id`, the next id after every one added before.
+    fn push(&mut self, id: u64, waiter: Waiter) {
+        if self.slots.is_empty() {
+            self.first = id;
+        }
+        debug_assert_eq!(id, self.first + self.slots.len() as u64);
+        self.slots.push_back(Some(waiter));
+    }
+
+    /// The caller waiting on `id`, if any (none for an id never sent or already answered).
+    fn take(&mut self, id: u64) -> Option<Waiter> {
+        let index = usize::try_from(id.checked_sub(self.first)?).ok()?;
+        let waiter = self.slots.get_mut(index)?.take();
+        while let Some(None) = self.slots.front() {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+        waiter
+    }
+
+    /// Takes every caller whose deadline is before `now`.
+    fn overdue(&mut self, now: Instant) -> Vec<Waiter> {
+        let first = self.first;
+        let ids: Vec<u64> = (first..)
+            .zip(&self.slots)
+            .filter(|(_, slot)| slot.as_ref().is_some_and(|waiter| waiter.deadline < now))
+            .map(|(id, _)| id)
+            .collect();
+        ids.into_iter().filter_map(|id| self.take(id)).collect()
+    }
+
+    /// Takes every caller.
+    fn drain(&mut self) -> impl Iterator<Item = Waiter> + '_ {
+        self.slots.drain(..).flatten()
+    }
+}
+
+/// The callers waiting for answers; `None` once the stream has ended, so that later batches
+/// fail at once rather than wait for answers that cannot come.
+type Waiting = Arc<Mutex<Option<Waiters>>>;
 
 /// One `BatchCommands` stream shared by many callers. Cloning shares the stream; it closes
 /// when the last clone is dropped.
 #[derive(Clone)]
 pub(super) struct BatchClient {
     submit: mpsc::UnboundedSender<Submitted>,
+    counts: Arc<MessageCounts>,
+}
+
+/// What a stream has carried so far, to tell how well commands are batched.
+#[derive(Debug, Default)]
+pub(super) struct MessageCounts {
+    /// `BatchCommandsRequest`s sent.
+    pub(super) requests: AtomicU64,
+    /// Commands sent in them.
+    pub(super) commands: AtomicU64,
+    /// `BatchCommandsResponse`s received.
+    pub(super) responses: AtomicU64,
+}
+
+impl MessageCounts {
+    /// `(request messages, commands, response messages)` so far.
+    pub(super) fn get(&self) -> (u64, u64, u64) {
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.commands.load(Ordering::Relaxed),
+            self.responses.load(Ordering::Relaxed),
+        )
+    }
 }
 
 impl BatchClient {
@@ -64,20 +150,29 @@ impl BatchClient {
         incoming: impl Stream<Item = Result<BatchCommandsResponse, Status>> + Send + Unpin + 'static,
         max_batch: usize,
     ) -> BatchClient {
-        let waiting: Waiting = Arc::new(Mutex::new(Some(HashMap::new())));
+        let waiting: Waiting = Arc::new(Mutex::new(Some(Waiters::default())));
+        let counts = Arc::new(MessageCounts::default());
         let (submit, submitted) = mpsc::unbounded_channel();
+        tokio::spawn(sweep_overdue(Arc::downgrade(&waiting)));
         tokio::spawn(send_batches(
             submitted,
             outgoing,
             waiting.clone(),
             max_batch.max(1),
+            counts.clone(),
         ));
-        tokio::spawn(route_answers(incoming, waiting));
-        BatchClient { submit }
+        tokio::spawn(route_answers(incoming, waiting, counts.clone()));
+        BatchClient { submit, counts }
     }
 
-    /// Sends `cmd` in the next batch and waits for its answer, which `take` moves out of the
-    /// response command (`None`: the server answered with another command).
+    /// What the stream has carried so far.
+    pub(super) fn counts(&self) -> &MessageCounts {
+        &self.counts
+    }
+
+    /// Sends `cmd` in the next batch and waits for its answer (at most `REQUEST_TIMEOUT`),
+    /// which `take` moves out of the response command (`None`: the server answered with
+    /// another command).
     pub(super) async fn call<T: Send + 'static>(
         &self,
         cmd: Box<RequestCmd>,
@@ -92,13 +187,9 @@ impl BatchClient {
         self.submit
             .send(Submitted { cmd, reply })
             .map_err(|_| "BatchCommands: the batcher has stopped".to_string())?;
-        match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err("BatchCommands: the request was dropped unanswered".into()),
-            Err(_) => Err(format!(
-                "BatchCommands: no answer within {REQUEST_TIMEOUT:?}"
-            )),
-        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err("BatchCommands: the request was dropped unanswered".into()))
     }
 }
 
@@ -110,6 +201,7 @@ async fn send_batches(
     outgoing: mpsc::Sender<BatchCommandsRequest>,
     waiting: Waiting,
     max_batch: usize,
+    counts: Arc<MessageCounts>,
 ) {
     let mut next_id = 0u64;
     let mut batch = Vec::with_capacity(max_batch);
@@ -127,6 +219,8 @@ async fn send_batches(
             request_ids: Vec::with_capacity(batch.len()),
             ..Default::default()
         };
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        let first_id = next_id + 1;
         {
             let mut waiting = waiting.lock().expect("no panics while holding the lock");
             let Some(waiting) = waiting.as_mut() else {
@@ -137,16 +231,29 @@ async fn send_batches(
             };
             for submitted in batch.drain(..) {
                 next_id += 1;
-                waiting.insert(next_id, submitted.reply);
+                waiting.push(
+                    next_id,
+                    Waiter {
+                        reply: submitted.reply,
+                        deadline,
+                    },
+                );
                 request.request_ids.push(next_id);
                 request.requests.push(batch_commands_request::Request {
                     cmd: Some(*submitted.cmd),
                 });
             }
         }
-        let ids = request.request_ids.clone();
+        counts.requests.fetch_add(1, Ordering::Relaxed);
+        counts
+            .commands
+            .fetch_add(request.requests.len() as u64, Ordering::Relaxed);
         if outgoing.send(request).await.is_err() {
-            fail(&waiting, &ids, "BatchCommands: the stream has ended");
+            fail(
+                &waiting,
+                first_id..=next_id,
+                "BatchCommands: the stream has ended",
+            );
         }
     }
 }
@@ -156,13 +263,16 @@ async fn send_batches(
 async fn route_answers(
     mut incoming: impl Stream<Item = Result<BatchCommandsResponse, Status>> + Unpin,
     waiting: Waiting,
+    counts: Arc<MessageCounts>,
 ) {
+    let mut waiters = Vec::new();
     let reason = loop {
         let mut message = match incoming.next().await {
             Some(Ok(message)) => message,
             Some(Err(status)) => break format!("BatchCommands: {status}"),
             None => break "BatchCommands: the server closed the stream".to_string(),
         };
+        counts.responses.fetch_add(1, Ordering::Relaxed);
         if message.request_ids.len() != message.responses.len() {
             break format!(
                 "BatchCommands: {} answers but {} request ids",
@@ -170,21 +280,17 @@ async fn route_answers(
                 message.request_ids.len()
             );
         }
-        let replies: Vec<Option<Reply>> = {
+        {
             let mut waiting = waiting.lock().expect("no panics while holding the lock");
             let Some(waiting) = waiting.as_mut() else {
                 return;
             };
-            message
-                .request_ids
-                .iter()
-                .map(|id| waiting.remove(id))
-                .collect()
-        };
-        for (reply, response) in replies.into_iter().zip(&mut message.responses) {
-            // An answer to an id nobody waits for (a duplicate) is dropped.
-            if let Some(reply) = reply {
-                reply(
+            waiters.extend(message.request_ids.iter().map(|&id| waiting.take(id)));
+        }
+        for (waiter, response) in waiters.drain(..).zip(&mut message.responses) {
+            // An answer to an id nobody waits for (a duplicate, or one given up on) is dropped.
+            if let Some(waiter) = waiter {
+                (waiter.reply)(
                     response
                         .cmd
                         .as_mut()
@@ -193,26 +299,50 @@ async fn route_answers(
             }
         }
     };
-    let pending = waiting
+    let mut pending = waiting
         .lock()
         .expect("no panics while holding the lock")
         .take();
-    for (_, reply) in pending.into_iter().flatten() {
-        reply(Err(reason.clone()));
+    for waiter in pending.iter_mut().flat_map(Waiters::drain) {
+        (waiter.reply)(Err(reason.clone()));
+    }
+}
+
+/// Fails, once a second, the callers that waited longer than `REQUEST_TIMEOUT`; ends when the
+/// stream's tasks have.
+async fn sweep_overdue(waiting: Weak<Mutex<Option<Waiters>>>) {
+    loop {
+        tokio::time::sleep(SWEEP_INTERVAL).await;
+        let Some(waiting) = waiting.upgrade() else {
+            return;
+        };
+        let overdue = match waiting
+            .lock()
+            .expect("no panics while holding the lock")
+            .as_mut()
+        {
+            Some(waiters) => waiters.overdue(Instant::now()),
+            None => return,
+        };
+        for waiter in overdue {
+            (waiter.reply)(Err(format!(
+                "BatchCommands: no answer within {REQUEST_TIMEOUT:?}"
+            )));
+        }
     }
 }
 
 /// Fails the callers waiting on `ids`.
-fn fail(waiting: &Waiting, ids: &[u64], reason: &str) {
-    let replies: Vec<Reply> = {
+fn fail(waiting: &Waiting, ids: std::ops::RangeInclusive<u64>, reason: &str) {
+    let waiters: Vec<Waiter> = {
         let mut waiting = waiting.lock().expect("no panics while holding the lock");
         match waiting.as_mut() {
-            Some(waiting) => ids.iter().filter_map(|id| waiting.remove(id)).collect(),
+            Some(waiting) => ids.filter_map(|id| waiting.take(id)).collect(),
             None => Vec::new(),
         }
     };
-    for reply in replies {
-        reply(Err(reason.to_string()));
+    for waiter in waiters {
+        (waiter.reply)(Err(reason.to_string()));
     }
 }
 
@@ -273,6 +403,58 @@ mod tests {
                 _ => None,
             })
             .await
+    }
+
+    #[test]
+    fn waiters_are_found_by_id_in_any_order_and_failed_when_overdue() {
+        let answered = Arc::new(Mutex::new(Vec::new()));
+        let waiter = |n: u64, deadline: Instant| {
+            let answered = answered.clone();
+            Waiter {
+                reply: Box::new(move |result| {
+                    answered
+                        .lock()
+                        .unwrap()
+                        .push((n, result.map(|_| ()).is_ok()))
+                }),
+                deadline,
+            }
+        };
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        let mut waiters = Waiters::default();
+        for id in 5..10 {
+            waiters.push(id, waiter(id, if id == 8 { now } else { later }));
+        }
+        assert!(waiters.take(4).is_none() && waiters.take(10).is_none());
+        let mut cmd = ResponseCmd::Empty(BatchCommandsEmptyResponse::default());
+        for id in [6, 5] {
+            (waiters.take(id).expect("waits").reply)(Ok(&mut cmd));
+        }
+        assert!(waiters.take(6).is_none(), "answered once");
+        assert_eq!((waiters.first, waiters.slots.len()), (7, 3));
+        let overdue = waiters.overdue(now + Duration::from_millis(1));
+        assert_eq!(overdue.len(), 1);
+        (overdue.into_iter().next().expect("one").reply)(Err("late".into()));
+        waiters.push(10, waiter(10, later));
+        let rest: Vec<Waiter> = waiters.drain().collect();
+        assert_eq!(rest.len(), 3);
+        for waiter in rest {
+            (waiter.reply)(Err("ended".into()));
+        }
+        let mut answered = answered.lock().unwrap().clone();
+        answered.sort_unstable();
+        assert_eq!(
+            answered,
+            [
+                (5, true),
+                (6, true),
+                (7, false),
+                (8, false),
+                (9, false),
+                (10, false)
+            ]
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -149,9 +149,8 @@ impl GrpcBench {
         for _ in 0..workers(opts).min(MAX_CHANNELS) {
             channels.push(connect(kv_addr).await?);
         }
-        // One stream per channel, as client-go keeps one per connection.
         let mut streams = Vec::new();
-        for channel in &channels {
+        for channel in channels.iter().take(BATCH_STREAMS) {
             streams.push(BatchClient::open(channel.clone(), MAX_BATCH).await?);
         }
         let clock = Arc::new(Clock(AtomicU64::new(pd.tso().await?)));
@@ -165,6 +164,7 @@ impl GrpcBench {
 
     /// Runs every operation of `phase` with `context` on `concurrency` tasks.
     pub(super) async fn run_phase(&self, phase: Phase, context: kvrpcpb::Context) -> KvRow {
+        let counts_before = self.message_counts();
         let start = Instant::now();
         let tasks: Vec<_> = (0..workers(&self.opts))
             .map(|worker| {
@@ -198,7 +198,32 @@ impl GrpcBench {
             let joined = task.await.map_err(|err| format!("worker task: {err}"));
             total.merge_joined(joined, worker_ops(worker, &self.opts).count() as u64);
         }
-        total.into_row(&phase.name(), start.elapsed())
+        let elapsed = start.elapsed();
+        if phase.via == Via::BatchCommands {
+            let (requests, commands, responses) = self.message_counts();
+            let (requests, commands, responses) = (
+                requests - counts_before.0,
+                commands - counts_before.1,
+                responses - counts_before.2,
+            );
+            eprintln!(
+                "{}: {commands} commands in {requests} request messages ({:.1} each) and \
+                 {responses} response messages ({:.1} each) over {} streams",
+                phase.name(),
+                commands as f64 / requests.max(1) as f64,
+                commands as f64 / responses.max(1) as f64,
+                self.streams.len(),
+            );
+        }
+        total.into_row(&phase.name(), elapsed)
+    }
+
+    /// `(request messages, commands, response messages)` over every stream so far.
+    fn message_counts(&self) -> (u64, u64, u64) {
+        self.streams.iter().fold((0, 0, 0), |sum, stream| {
+            let (requests, commands, responses) = stream.counts().get();
+            (sum.0 + requests, sum.1 + commands, sum.2 + responses)
+        })
     }
 }
 

@@ -33,9 +33,16 @@ const ROCKS_GET: &str = "rocksdb get";
 const ROCKS_BATCH_GET: &str = "rocksdb batch get";
 /// Keys of a 10-key transaction.
 const TXN_WIDE_KEYS: u64 = 10;
-/// gRPC channels (connections) the clients share, fewer when there are fewer clients; each
-/// carries one `BatchCommands` stream, as client-go's `grpc-connection-count` (4) does.
+/// gRPC channels (connections) the unary clients share, fewer when there are fewer clients.
 const MAX_CHANNELS: u64 = 4;
+/// `BatchCommands` streams the batched clients share (one per channel, as client-go keeps
+/// one per connection). One: with the clients on one thread, every caller made runnable by
+/// an answer lands in the next batch, so 16 clients send 16 commands per message, where 4
+/// streams (client-go's `grpc-connection-count`) cut that to 4 and made the per-message cost
+/// (syscalls, HTTP/2 frames, wake-ups on both sides) the larger part of each operation's.
+/// client-go spreads connections to keep one busy connection from limiting throughput, which
+/// a single-thread client on a 2-core machine shared with the server does not reach.
+const BATCH_STREAMS: usize = 1;
 /// The most requests the client puts in one `BatchCommandsRequest` (client-go's
 /// `max-batch-size`).
 const MAX_BATCH: usize = 128;
@@ -187,7 +194,40 @@ fn thread_phase<S>(
 /// Timestamps come from one PD TSO answer and then a local counter, so the measurement is of
 /// the store, not of PD round trips; each transaction takes its `commit_ts` after its prewrite
 /// answered, above its `start_ts`.
+///
+/// The clients run on one thread of their own (a current-thread runtime), whatever runtime
+/// calls this. Client and server share the machine's cores, and a multi-threaded client spends
+/// its time handing tasks and wake-ups between its own threads (futex wake-ups, cross-core
+/// context switches): on 2 cores this doubled the client's CPU per operation. On one thread a
+/// `BatchCommands` batcher also sees every caller that became runnable with the last answer,
+/// so batches are as large as the callers allow.
 pub async fn grpc(kv_addr: &str, pd_addr: &str, opts: &KvOptions) -> Result<Vec<KvRow>, String> {
+    let (kv_addr, pd_addr, opts) = (kv_addr.to_string(), pd_addr.to_string(), *opts);
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("kv-clients".into())
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(grpc_on_this_thread(&kv_addr, &pd_addr, &opts)),
+                Err(err) => Err(format!("the clients' runtime: {err}")),
+            };
+            let _ = sender.send(result);
+        })
+        .map_err(|err| format!("the clients' thread: {err}"))?;
+    receiver
+        .await
+        .map_err(|_| "the clients' thread panicked".to_string())?
+}
+
+/// The phases of `grpc`, run by the caller's runtime.
+async fn grpc_on_this_thread(
+    kv_addr: &str,
+    pd_addr: &str,
+    opts: &KvOptions,
+) -> Result<Vec<KvRow>, String> {
     let mut pd = Pd::connect(pd_addr).await?;
     let bench = GrpcBench::connect(kv_addr, &mut pd, opts).await?;
     let mut rows = Vec::new();
@@ -538,6 +578,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::TestServer;
 
     fn millis(values: impl IntoIterator<Item = u64>) -> Vec<Duration> {
         values.into_iter().map(Duration::from_millis).collect()
@@ -664,63 +705,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rows = rocksdb_baseline(&dir.path().join("rocksdb"), &small()).unwrap();
         assert_clean(&rows, 3);
-    }
-
-    /// A single-node server in-process, on a runtime of the test's own.
-    struct TestServer {
-        addrs: basalt_server::BoundAddrs,
-        stop: tokio::sync::oneshot::Sender<()>,
-        task: tokio::task::JoinHandle<basalt_server::Result<()>>,
-        _dir: tempfile::TempDir,
-    }
-
-    impl TestServer {
-        async fn start() -> TestServer {
-            let dir = tempfile::tempdir().unwrap();
-            let local = "127.0.0.1:0".parse().unwrap();
-            let config = basalt_server::Config {
-                data_dir: dir.path().join("basalt"),
-                addr: local,
-                pd_addr: local,
-                status_addr: local,
-                sync_log: false,
-                ..basalt_server::Config::default()
-            };
-            let (ready, addrs) = tokio::sync::oneshot::channel();
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let task = tokio::spawn(basalt_server::run(
-                config,
-                move |addrs| {
-                    let _ = ready.send(addrs);
-                },
-                async move {
-                    let _ = stopped.await;
-                },
-            ));
-            let addrs = tokio::time::timeout(Duration::from_secs(60), addrs)
-                .await
-                .expect("the server is ready within a minute")
-                .expect("the server started");
-            TestServer {
-                addrs,
-                stop,
-                task,
-                _dir: dir,
-            }
-        }
-
-        fn kv(&self) -> String {
-            self.addrs.kv.to_string()
-        }
-
-        fn pd(&self) -> String {
-            self.addrs.pd.to_string()
-        }
-
-        async fn shut_down(self) {
-            let _ = self.stop.send(());
-            self.task.await.unwrap().unwrap();
-        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
