@@ -106,8 +106,8 @@ enum Operand<'a> {
     Owned(ScaledDecimals),
 }
 
-/// An operand's scale, stored integer digits (bound), and per row values and validity (`None`
-/// for a constant, whose value is the third part).
+/// An operand's scale, stored integer digits (bound), per row values and validity (`None` for
+/// a constant), and a constant's value.
 type Parts<'a> = (u8, usize, Option<(&'a [i128], &'a [bool])>, i128);
 
 impl Operand<'_> {

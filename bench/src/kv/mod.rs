@@ -35,14 +35,12 @@ const ROCKS_BATCH_GET: &str = "rocksdb batch get";
 const TXN_WIDE_KEYS: u64 = 10;
 /// gRPC channels (connections) the unary clients share, fewer when there are fewer clients.
 const MAX_CHANNELS: u64 = 4;
-/// `BatchCommands` streams the batched clients share (one per channel, as client-go keeps
-/// one per connection). One: with the clients on one thread, every caller made runnable by
-/// an answer lands in the next batch, so 16 clients send 16 commands per message, where 4
-/// streams (client-go's `grpc-connection-count`) cut that to 4 and made the per-message cost
-/// (syscalls, HTTP/2 frames, wake-ups on both sides) the larger part of each operation's.
-/// client-go spreads connections to keep one busy connection from limiting throughput, which
-/// a single-thread client on a 2-core machine shared with the server does not reach.
-const BATCH_STREAMS: usize = 1;
+/// `BatchCommands` streams the batched clients share, one per channel as client-go keeps one
+/// per connection (its `grpc-connection-count` is 4). Measured side by side on 2 cores (raw get,
+/// 16 clients): 4 streams on the caller's multi-threaded runtime gave 122-184k ops/s; one
+/// stream (16 commands per message) gave about 100k, on this runtime or on a current-thread one,
+/// since client and server then take turns instead of overlapping.
+const BATCH_STREAMS: usize = 4;
 /// The most requests the client puts in one `BatchCommandsRequest` (client-go's
 /// `max-batch-size`).
 const MAX_BATCH: usize = 128;
@@ -194,40 +192,7 @@ fn thread_phase<S>(
 /// Timestamps come from one PD TSO answer and then a local counter, so the measurement is of
 /// the store, not of PD round trips; each transaction takes its `commit_ts` after its prewrite
 /// answered, above its `start_ts`.
-///
-/// The clients run on one thread of their own (a current-thread runtime), whatever runtime
-/// calls this. Client and server share the machine's cores, and a multi-threaded client spends
-/// its time handing tasks and wake-ups between its own threads (futex wake-ups, cross-core
-/// context switches): on 2 cores this doubled the client's CPU per operation. On one thread a
-/// `BatchCommands` batcher also sees every caller that became runnable with the last answer,
-/// so batches are as large as the callers allow.
 pub async fn grpc(kv_addr: &str, pd_addr: &str, opts: &KvOptions) -> Result<Vec<KvRow>, String> {
-    let (kv_addr, pd_addr, opts) = (kv_addr.to_string(), pd_addr.to_string(), *opts);
-    let (sender, receiver) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("kv-clients".into())
-        .spawn(move || {
-            let result = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime.block_on(grpc_on_this_thread(&kv_addr, &pd_addr, &opts)),
-                Err(err) => Err(format!("the clients' runtime: {err}")),
-            };
-            let _ = sender.send(result);
-        })
-        .map_err(|err| format!("the clients' thread: {err}"))?;
-    receiver
-        .await
-        .map_err(|_| "the clients' thread panicked".to_string())?
-}
-
-/// The phases of `grpc`, run by the caller's runtime.
-async fn grpc_on_this_thread(
-    kv_addr: &str,
-    pd_addr: &str,
-    opts: &KvOptions,
-) -> Result<Vec<KvRow>, String> {
     let mut pd = Pd::connect(pd_addr).await?;
     let bench = GrpcBench::connect(kv_addr, &mut pd, opts).await?;
     let mut rows = Vec::new();
