@@ -18,18 +18,7 @@ impl<E: Engine> KvHandlers<E> {
         let ctx = request_context(request.context.as_ref());
         let result = self.storage().raw_get(&ctx, &request.cf, request.key).await;
         // Built after the read, so the response is not part of the future's state.
-        let mut response = kvrpcpb::RawGetResponse::default();
-        let label = match result {
-            Ok(Some(value)) => {
-                response.value = value;
-                "ok"
-            }
-            Ok(None) => {
-                response.not_found = true;
-                "ok"
-            }
-            Err(err) => set_raw_error!(response, err),
-        };
+        let (response, label) = raw_get_response(result);
         timer.finish(label);
         response
     }
@@ -57,18 +46,7 @@ impl<E: Engine> KvHandlers<E> {
             .into_iter()
             .zip(results)
             .map(|(timer, result)| {
-                let mut response = kvrpcpb::RawGetResponse::default();
-                let label = match result {
-                    Ok(Some(value)) => {
-                        response.value = value;
-                        "ok"
-                    }
-                    Ok(None) => {
-                        response.not_found = true;
-                        "ok"
-                    }
-                    Err(err) => set_raw_error!(response, err),
-                };
+                let (response, label) = raw_get_response(result);
                 timer.finish(label);
                 response
             })
@@ -351,6 +329,25 @@ type RawReadReply = (
     Vec<kvrpcpb::KvPair>,
     &'static str,
 );
+
+/// The `RawGetResponse` for a raw read's outcome, and its metrics label.
+fn raw_get_response(
+    result: Result<Option<Vec<u8>>, Error>,
+) -> (kvrpcpb::RawGetResponse, &'static str) {
+    let mut response = kvrpcpb::RawGetResponse::default();
+    let label = match result {
+        Ok(Some(value)) => {
+            response.value = value;
+            "ok"
+        }
+        Ok(None) => {
+            response.not_found = true;
+            "ok"
+        }
+        Err(err) => set_raw_error!(response, err),
+    };
+    (response, label)
+}
 
 /// The `(region_error, pairs, label)` of a raw read. Upstream reports other errors as one pair
 /// carrying a `KeyError`, since these responses have no error field.
