@@ -12,7 +12,7 @@ use basalt_proto::tipb::{self, EncodeType, ExecType, ExprType, ScalarFuncSig as 
 
 mod common;
 
-use common::{aggregate, aggregation, column_info, column_ref, dag, real_const};
+use common::{aggregate, aggregation, column_info, column_ref, dag, real_const, table_scan};
 
 const TABLE: i64 = 42;
 
@@ -35,19 +35,14 @@ fn full_range() -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn scan_executor() -> tipb::Executor {
-    tipb::Executor {
-        tp: Some(ExecType::TypeTableScan as i32),
-        tbl_scan: Some(tipb::TableScan {
-            table_id: Some(TABLE),
-            columns: vec![
-                column_info(1, FieldTypeTp::LongLong, true),
-                column_info(2, FieldTypeTp::Double, false),
-                column_info(3, FieldTypeTp::VarString, false),
-            ],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    table_scan(
+        TABLE,
+        vec![
+            column_info(1, FieldTypeTp::LongLong, true),
+            column_info(2, FieldTypeTp::Double, false),
+            column_info(3, FieldTypeTp::VarString, false),
+        ],
+    )
 }
 
 fn price_above(value: f64) -> tipb::Executor {

@@ -15,7 +15,7 @@ use basalt_chunk::Decimal;
 use basalt_copr::source::MemorySource;
 use basalt_copr::DagRunner;
 use basalt_proto::tipb::{self, ExecType, ExprType, ScalarFuncSig as Sig};
-use common::{aggregate, aggregation, column_info, column_ref, dag};
+use common::{aggregate, aggregation, column_info, column_ref, dag, table_scan};
 
 const TABLE: i64 = 7;
 /// The discount's default, for rows written before the column existed.
@@ -119,23 +119,18 @@ fn source(rows: &[Row]) -> MemorySource {
 fn scan() -> tipb::Executor {
     let mut default = Vec::new();
     datum::encode_value(&mut default, &Datum::Decimal(dec(DISCOUNT_DEFAULT))).unwrap();
-    tipb::Executor {
-        tp: Some(ExecType::TypeTableScan as i32),
-        tbl_scan: Some(tipb::TableScan {
-            table_id: Some(TABLE),
-            columns: vec![
-                column_info(1, FieldTypeTp::LongLong, true),
-                column_info(2, FieldTypeTp::NewDecimal, false),
-                tipb::ColumnInfo {
-                    default_val: Some(default),
-                    ..column_info(3, FieldTypeTp::NewDecimal, false)
-                },
-                column_info(4, FieldTypeTp::VarString, false),
-            ],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    table_scan(
+        TABLE,
+        vec![
+            column_info(1, FieldTypeTp::LongLong, true),
+            column_info(2, FieldTypeTp::NewDecimal, false),
+            tipb::ColumnInfo {
+                default_val: Some(default),
+                ..column_info(3, FieldTypeTp::NewDecimal, false)
+            },
+            column_info(4, FieldTypeTp::VarString, false),
+        ],
+    )
 }
 
 fn decimal_type() -> FieldType {

@@ -15,6 +15,19 @@ pub fn column_info(id: i64, tp: FieldTypeTp, pk: bool) -> tipb::ColumnInfo {
     }
 }
 
+/// A table scan of `table_id` reading `columns`, ascending.
+pub fn table_scan(table_id: i64, columns: Vec<tipb::ColumnInfo>) -> tipb::Executor {
+    tipb::Executor {
+        tp: Some(ExecType::TypeTableScan as i32),
+        tbl_scan: Some(tipb::TableScan {
+            table_id: Some(table_id),
+            columns,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 pub fn column_ref(offset: i64, tp: FieldTypeTp) -> tipb::Expr {
     let mut val = Vec::new();
     number::encode_i64(&mut val, offset);
