@@ -16,6 +16,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={}", dir.display());
     let descriptors = protox::compile(&files, [&dir])?;
     tonic_prost_build::configure()
+        // The commands of a `BatchCommands` message are boxed: the response enum is over
+        // 2 KiB (its largest variant), and every answer was moved several times while
+        // decoding and routing it.
+        .boxed(".tikvpb.BatchCommandsRequest.Request.cmd")
+        .boxed(".tikvpb.BatchCommandsResponse.Response.cmd")
         .build_client(true)
         .build_server(true)
         .compile_fds(descriptors)?;

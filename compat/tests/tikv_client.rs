@@ -495,18 +495,18 @@ async fn batch_commands_stream_and_bad_input() {
     use tikvpb::batch_commands_request::request::Cmd;
     let requests = vec![
         tikvpb::batch_commands_request::Request {
-            cmd: Some(Cmd::RawPut(kvrpcpb::RawPutRequest {
+            cmd: Some(Cmd::RawPut(Box::new(kvrpcpb::RawPutRequest {
                 context: Some(context.clone()),
                 key: b"bk".to_vec(),
                 value: b"bv".to_vec(),
                 ..Default::default()
-            })),
+            }))),
         },
         tikvpb::batch_commands_request::Request {
-            cmd: Some(Cmd::Empty(tikvpb::BatchCommandsEmptyRequest {
+            cmd: Some(Cmd::Empty(Box::new(tikvpb::BatchCommandsEmptyRequest {
                 test_id: 42,
                 ..Default::default()
-            })),
+            }))),
         },
     ];
     let batch = tikvpb::BatchCommandsRequest {

@@ -118,27 +118,27 @@ impl Stream {
 }
 
 fn raw_put(context: &kvrpcpb::Context, key: &[u8], value: &[u8]) -> RequestCmd {
-    RequestCmd::RawPut(kvrpcpb::RawPutRequest {
+    RequestCmd::RawPut(Box::new(kvrpcpb::RawPutRequest {
         context: Some(context.clone()),
         key: key.to_vec(),
         value: value.to_vec(),
         ..Default::default()
-    })
+    }))
 }
 
 fn raw_get(context: &kvrpcpb::Context, key: &[u8]) -> RequestCmd {
-    RequestCmd::RawGet(kvrpcpb::RawGetRequest {
+    RequestCmd::RawGet(Box::new(kvrpcpb::RawGetRequest {
         context: Some(context.clone()),
         key: key.to_vec(),
         ..Default::default()
-    })
+    }))
 }
 
 fn empty(test_id: u64) -> RequestCmd {
-    RequestCmd::Empty(tikvpb::BatchCommandsEmptyRequest {
+    RequestCmd::Empty(Box::new(tikvpb::BatchCommandsEmptyRequest {
         test_id,
         ..Default::default()
-    })
+    }))
 }
 
 fn must_raw_put_ok(answer: Option<ResponseCmd>) {
@@ -155,7 +155,7 @@ fn must_raw_put_ok(answer: Option<ResponseCmd>) {
 
 fn must_raw_get(answer: Option<ResponseCmd>) -> kvrpcpb::RawGetResponse {
     match answer {
-        Some(ResponseCmd::RawGet(get)) => get,
+        Some(ResponseCmd::RawGet(get)) => *get,
         other => panic!("expected a RawGet answer, got {other:?}"),
     }
 }

@@ -30,14 +30,12 @@ const OUTGOING_QUEUE: usize = 64;
 /// How often callers waiting past `REQUEST_TIMEOUT` are looked for.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Hands a caller its answer's command, or why there is none. The command is lent, not moved:
-/// the enum is over 2 KiB, and the caller takes only its own (small) variant out of it.
-type Reply = Box<dyn FnOnce(Result<&mut ResponseCmd, String>) + Send>;
+/// Hands a caller its answer's command, or why there is none.
+type Reply = Box<dyn FnOnce(Result<ResponseCmd, String>) + Send>;
 
-/// A command handed to the batcher with the caller waiting for its answer. The command is
-/// boxed: the enum is 600 bytes, and would otherwise be copied at every hand-over.
+/// A command handed to the batcher with the caller waiting for its answer.
 struct Submitted {
-    cmd: Box<RequestCmd>,
+    cmd: RequestCmd,
     reply: Reply,
 }
 
@@ -175,8 +173,8 @@ impl BatchClient {
     /// another command).
     pub(super) async fn call<T: Send + 'static>(
         &self,
-        cmd: Box<RequestCmd>,
-        take: fn(&mut ResponseCmd) -> Option<T>,
+        cmd: RequestCmd,
+        take: fn(ResponseCmd) -> Option<T>,
     ) -> Result<T, String> {
         let (sender, answer) = oneshot::channel();
         let reply: Reply = Box::new(move |cmd| {
@@ -240,7 +238,7 @@ async fn send_batches(
                 );
                 request.request_ids.push(next_id);
                 request.requests.push(batch_commands_request::Request {
-                    cmd: Some(*submitted.cmd),
+                    cmd: Some(submitted.cmd),
                 });
             }
         }
@@ -293,7 +291,7 @@ async fn route_answers(
                 (waiter.reply)(
                     response
                         .cmd
-                        .as_mut()
+                        .take()
                         .ok_or_else(|| "BatchCommands: an answer without a command".to_string()),
                 );
             }
@@ -368,10 +366,10 @@ mod tests {
     }
 
     fn empty(test_id: u64) -> RequestCmd {
-        RequestCmd::Empty(BatchCommandsEmptyRequest {
+        RequestCmd::Empty(Box::new(BatchCommandsEmptyRequest {
             test_id,
             ..Default::default()
-        })
+        }))
     }
 
     fn test_id(cmd: &Option<RequestCmd>) -> u64 {
@@ -388,7 +386,9 @@ mod tests {
             responses: ids_and_test_ids
                 .iter()
                 .map(|&(_, test_id)| batch_commands_response::Response {
-                    cmd: Some(ResponseCmd::Empty(BatchCommandsEmptyResponse { test_id })),
+                    cmd: Some(ResponseCmd::Empty(Box::new(BatchCommandsEmptyResponse {
+                        test_id,
+                    }))),
                 })
                 .collect(),
             ..Default::default()
@@ -398,7 +398,7 @@ mod tests {
     /// Calls with an `Empty` command carrying `test_id`; the answer's `test_id`.
     async fn call_empty(client: &BatchClient, test_id: u64) -> Result<u64, String> {
         client
-            .call(Box::new(empty(test_id)), |cmd| match cmd {
+            .call(empty(test_id), |cmd| match cmd {
                 ResponseCmd::Empty(empty) => Some(empty.test_id),
                 _ => None,
             })
@@ -427,9 +427,9 @@ mod tests {
             waiters.push(id, waiter(id, if id == 8 { now } else { later }));
         }
         assert!(waiters.take(4).is_none() && waiters.take(10).is_none());
-        let mut cmd = ResponseCmd::Empty(BatchCommandsEmptyResponse::default());
         for id in [6, 5] {
-            (waiters.take(id).expect("waits").reply)(Ok(&mut cmd));
+            let cmd = ResponseCmd::Empty(Box::default());
+            (waiters.take(id).expect("waits").reply)(Ok(cmd));
         }
         assert!(waiters.take(6).is_none(), "answered once");
         assert_eq!((waiters.first, waiters.slots.len()), (7, 3));

@@ -150,7 +150,12 @@ impl GrpcBench {
             channels.push(connect(kv_addr).await?);
         }
         let mut streams = Vec::new();
-        for channel in channels.iter().take(BATCH_STREAMS) {
+        for channel in channels.iter().take(
+            std::env::var("BENCH_STREAMS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(BATCH_STREAMS),
+        ) {
             streams.push(BatchClient::open(channel.clone(), MAX_BATCH).await?);
         }
         let clock = Arc::new(Clock(AtomicU64::new(pd.tso().await?)));
@@ -239,11 +244,11 @@ macro_rules! call {
                 .map_err(transport(stringify!($method)))?
                 .into_inner(),
             Kv::Batch(stream) => {
-                let take = |cmd: &mut ResponseCmd| match cmd {
-                    ResponseCmd::$variant(response) => Some(std::mem::take(response)),
+                let take = |cmd: ResponseCmd| match cmd {
+                    ResponseCmd::$variant(response) => Some(*response),
                     _ => None,
                 };
-                let cmd = Box::new(RequestCmd::$variant($request));
+                let cmd = RequestCmd::$variant(Box::new($request));
                 stream.call(cmd, take).await?
             }
         };

@@ -39,9 +39,9 @@ const MAX_STARTED_PER_POLL: usize = 1024;
 type ResponseStream =
     Pin<Box<dyn Stream<Item = Result<tikvpb::BatchCommandsResponse, Status>> + Send + 'static>>;
 
-/// The answer to the request with this id. The command is boxed: the enum is over 2 KiB, and
-/// would otherwise be moved several times on its way out.
-type Answer = (u64, Option<Box<ResponseCmd>>);
+/// The answer to the request with this id (its command's variants are boxed: see
+/// `basalt-proto`'s build script).
+type Answer = (u64, Option<ResponseCmd>);
 
 /// The answers of a request, or of several run together.
 enum Answers {
@@ -78,10 +78,10 @@ pub fn serve<E: Engine>(
 
 /// A read cheap enough to run on the stream itself.
 enum PointRead {
-    Get(kvrpcpb::GetRequest),
-    BatchGet(kvrpcpb::BatchGetRequest),
-    RawGet(kvrpcpb::RawGetRequest),
-    RawBatchGet(kvrpcpb::RawBatchGetRequest),
+    Get(Box<kvrpcpb::GetRequest>),
+    BatchGet(Box<kvrpcpb::BatchGetRequest>),
+    RawGet(Box<kvrpcpb::RawGetRequest>),
+    RawBatchGet(Box<kvrpcpb::RawBatchGetRequest>),
 }
 
 /// Where a request runs.
@@ -106,23 +106,23 @@ impl Work {
 
 impl PointRead {
     /// Runs the read; the answer is boxed once it is ready (not held in the future).
-    async fn run<E: Engine>(self, handlers: &KvHandlers<E>) -> Box<ResponseCmd> {
+    async fn run<E: Engine>(self, handlers: &KvHandlers<E>) -> ResponseCmd {
         match self {
             PointRead::Get(request) => {
-                let response = handlers.kv_get(request).await;
-                Box::new(ResponseCmd::Get(response))
+                let response = handlers.kv_get(*request).await;
+                ResponseCmd::Get(Box::new(response))
             }
             PointRead::BatchGet(request) => {
-                let response = handlers.kv_batch_get(request).await;
-                Box::new(ResponseCmd::BatchGet(response))
+                let response = handlers.kv_batch_get(*request).await;
+                ResponseCmd::BatchGet(Box::new(response))
             }
             PointRead::RawGet(request) => {
-                let response = handlers.raw_get(request).await;
-                Box::new(ResponseCmd::RawGet(response))
+                let response = handlers.raw_get(*request).await;
+                ResponseCmd::RawGet(Box::new(response))
             }
             PointRead::RawBatchGet(request) => {
-                let response = handlers.raw_batch_get(request).await;
-                Box::new(ResponseCmd::RawBatchGet(response))
+                let response = handlers.raw_batch_get(*request).await;
+                ResponseCmd::RawBatchGet(Box::new(response))
             }
         }
     }
@@ -156,7 +156,7 @@ impl<E: Engine> Responses<E> {
                 let task = tokio::spawn(async move { dispatch(&handlers, cmd).await });
                 // A task that panicked is answered without a command.
                 self.pending.push(Box::pin(async move {
-                    Answers::One((id, task.await.ok().flatten().map(Box::new)))
+                    Answers::One((id, task.await.ok().flatten()))
                 }));
             }
         }
@@ -165,7 +165,7 @@ impl<E: Engine> Responses<E> {
     /// Starts answering the `RawGet`s taken from `gets` (request id and request) together.
     fn start_raw_gets(
         &mut self,
-        gets: &mut Vec<(u64, kvrpcpb::RawGetRequest)>,
+        gets: &mut Vec<(u64, Box<kvrpcpb::RawGetRequest>)>,
         cx: &mut Context<'_>,
     ) {
         match gets.len() {
@@ -176,14 +176,15 @@ impl<E: Engine> Responses<E> {
                 }
             }
             _ => {
-                let (ids, requests): (Vec<u64>, Vec<_>) = gets.drain(..).unzip();
+                let (ids, requests): (Vec<u64>, Vec<_>) =
+                    gets.drain(..).map(|(id, get)| (id, *get)).unzip();
                 let handlers = self.handlers.clone();
                 let reads: Pending = Box::pin(async move {
                     let responses = handlers.raw_get_each(requests).await;
                     let answers = ids
                         .into_iter()
                         .zip(responses)
-                        .map(|(id, response)| (id, Some(Box::new(ResponseCmd::RawGet(response)))))
+                        .map(|(id, response)| (id, Some(ResponseCmd::RawGet(Box::new(response)))))
                         .collect();
                     Answers::Many(answers)
                 });
@@ -266,9 +267,9 @@ impl<E: Engine> Responses<E> {
         };
         for (id, cmd) in self.ready.drain(..count) {
             message.request_ids.push(id);
-            message.responses.push(batch_commands_response::Response {
-                cmd: cmd.map(|cmd| *cmd),
-            });
+            message
+                .responses
+                .push(batch_commands_response::Response { cmd });
         }
         message
     }
@@ -311,51 +312,63 @@ async fn dispatch<E: Engine>(
 ) -> Option<ResponseCmd> {
     let cmd = cmd?;
     Some(match cmd {
-        RequestCmd::Get(r) => ResponseCmd::Get(handlers.kv_get(r).await),
-        RequestCmd::Scan(r) => ResponseCmd::Scan(handlers.kv_scan(r).await),
-        RequestCmd::Prewrite(r) => ResponseCmd::Prewrite(handlers.kv_prewrite(r).await),
-        RequestCmd::Commit(r) => ResponseCmd::Commit(handlers.kv_commit(r).await),
-        RequestCmd::Cleanup(r) => ResponseCmd::Cleanup(handlers.kv_cleanup(r).await),
-        RequestCmd::BatchGet(r) => ResponseCmd::BatchGet(handlers.kv_batch_get(r).await),
+        RequestCmd::Get(r) => ResponseCmd::Get(Box::new(handlers.kv_get(*r).await)),
+        RequestCmd::Scan(r) => ResponseCmd::Scan(Box::new(handlers.kv_scan(*r).await)),
+        RequestCmd::Prewrite(r) => ResponseCmd::Prewrite(Box::new(handlers.kv_prewrite(*r).await)),
+        RequestCmd::Commit(r) => ResponseCmd::Commit(Box::new(handlers.kv_commit(*r).await)),
+        RequestCmd::Cleanup(r) => ResponseCmd::Cleanup(Box::new(handlers.kv_cleanup(*r).await)),
+        RequestCmd::BatchGet(r) => ResponseCmd::BatchGet(Box::new(handlers.kv_batch_get(*r).await)),
         RequestCmd::BatchRollback(r) => {
-            ResponseCmd::BatchRollback(handlers.kv_batch_rollback(r).await)
+            ResponseCmd::BatchRollback(Box::new(handlers.kv_batch_rollback(*r).await))
         }
-        RequestCmd::ScanLock(r) => ResponseCmd::ScanLock(handlers.kv_scan_lock(r).await),
-        RequestCmd::ResolveLock(r) => ResponseCmd::ResolveLock(handlers.kv_resolve_lock(r).await),
-        RequestCmd::Gc(r) => ResponseCmd::Gc(handlers.kv_gc(r).await),
-        RequestCmd::DeleteRange(r) => ResponseCmd::DeleteRange(handlers.kv_delete_range(r).await),
-        RequestCmd::RawGet(r) => ResponseCmd::RawGet(handlers.raw_get(r).await),
-        RequestCmd::RawBatchGet(r) => ResponseCmd::RawBatchGet(handlers.raw_batch_get(r).await),
-        RequestCmd::RawPut(r) => ResponseCmd::RawPut(handlers.raw_put(r).await),
-        RequestCmd::RawBatchPut(r) => ResponseCmd::RawBatchPut(handlers.raw_batch_put(r).await),
-        RequestCmd::RawDelete(r) => ResponseCmd::RawDelete(handlers.raw_delete(r).await),
+        RequestCmd::ScanLock(r) => ResponseCmd::ScanLock(Box::new(handlers.kv_scan_lock(*r).await)),
+        RequestCmd::ResolveLock(r) => {
+            ResponseCmd::ResolveLock(Box::new(handlers.kv_resolve_lock(*r).await))
+        }
+        RequestCmd::Gc(r) => ResponseCmd::Gc(Box::new(handlers.kv_gc(*r).await)),
+        RequestCmd::DeleteRange(r) => {
+            ResponseCmd::DeleteRange(Box::new(handlers.kv_delete_range(*r).await))
+        }
+        RequestCmd::RawGet(r) => ResponseCmd::RawGet(Box::new(handlers.raw_get(*r).await)),
+        RequestCmd::RawBatchGet(r) => {
+            ResponseCmd::RawBatchGet(Box::new(handlers.raw_batch_get(*r).await))
+        }
+        RequestCmd::RawPut(r) => ResponseCmd::RawPut(Box::new(handlers.raw_put(*r).await)),
+        RequestCmd::RawBatchPut(r) => {
+            ResponseCmd::RawBatchPut(Box::new(handlers.raw_batch_put(*r).await))
+        }
+        RequestCmd::RawDelete(r) => ResponseCmd::RawDelete(Box::new(handlers.raw_delete(*r).await)),
         RequestCmd::RawBatchDelete(r) => {
-            ResponseCmd::RawBatchDelete(handlers.raw_batch_delete(r).await)
+            ResponseCmd::RawBatchDelete(Box::new(handlers.raw_batch_delete(*r).await))
         }
-        RequestCmd::RawScan(r) => ResponseCmd::RawScan(handlers.raw_scan(r).await),
+        RequestCmd::RawScan(r) => ResponseCmd::RawScan(Box::new(handlers.raw_scan(*r).await)),
         RequestCmd::RawDeleteRange(r) => {
-            ResponseCmd::RawDeleteRange(handlers.raw_delete_range(r).await)
+            ResponseCmd::RawDeleteRange(Box::new(handlers.raw_delete_range(*r).await))
         }
-        RequestCmd::RawBatchScan(r) => ResponseCmd::RawBatchScan(handlers.raw_batch_scan(r).await),
-        RequestCmd::Coprocessor(r) => ResponseCmd::Coprocessor(handlers.coprocessor(r).await),
+        RequestCmd::RawBatchScan(r) => {
+            ResponseCmd::RawBatchScan(Box::new(handlers.raw_batch_scan(*r).await))
+        }
+        RequestCmd::Coprocessor(r) => {
+            ResponseCmd::Coprocessor(Box::new(handlers.coprocessor(*r).await))
+        }
         RequestCmd::PessimisticLock(r) => {
-            ResponseCmd::PessimisticLock(handlers.kv_pessimistic_lock(r).await)
+            ResponseCmd::PessimisticLock(Box::new(handlers.kv_pessimistic_lock(*r).await))
         }
         RequestCmd::PessimisticRollback(r) => {
-            ResponseCmd::PessimisticRollback(handlers.kv_pessimistic_rollback(r).await)
+            ResponseCmd::PessimisticRollback(Box::new(handlers.kv_pessimistic_rollback(*r).await))
         }
         RequestCmd::CheckTxnStatus(r) => {
-            ResponseCmd::CheckTxnStatus(handlers.kv_check_txn_status(r).await)
+            ResponseCmd::CheckTxnStatus(Box::new(handlers.kv_check_txn_status(*r).await))
         }
         RequestCmd::TxnHeartBeat(r) => {
-            ResponseCmd::TxnHeartBeat(handlers.kv_txn_heart_beat(r).await)
+            ResponseCmd::TxnHeartBeat(Box::new(handlers.kv_txn_heart_beat(*r).await))
         }
         RequestCmd::CheckSecondaryLocks(r) => {
-            ResponseCmd::CheckSecondaryLocks(handlers.kv_check_secondary_locks(r).await)
+            ResponseCmd::CheckSecondaryLocks(Box::new(handlers.kv_check_secondary_locks(*r).await))
         }
-        RequestCmd::Empty(r) => {
-            ResponseCmd::Empty(tikvpb::BatchCommandsEmptyResponse { test_id: r.test_id })
-        }
+        RequestCmd::Empty(r) => ResponseCmd::Empty(Box::new(tikvpb::BatchCommandsEmptyResponse {
+            test_id: r.test_id,
+        })),
         #[allow(unreachable_patterns)]
         _ => return None,
     })
