@@ -73,6 +73,10 @@ struct Flags {
     /// Concurrent KV clients.
     #[arg(long, default_value_t = 16)]
     kv_concurrency: u64,
+    /// Worker threads of the server's runtime; the KV clients run on a runtime of their own
+    /// with the rest of the cores (0: half the cores each, at least one).
+    #[arg(long, default_value_t = 0)]
+    server_threads: usize,
     /// Where latest.md and the plot go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
@@ -86,6 +90,10 @@ struct Flags {
     /// Only the queries whose name contains this text (for profiling one query).
     #[arg(long, default_value = "")]
     query: String,
+    /// Only the KV phases whose name contains this text, each `--runs` times (for profiling
+    /// one operation; the writes whose keys the reads check run too).
+    #[arg(long, default_value = "")]
+    kv_phase: String,
 }
 
 /// One query's measurements at one scale factor.
@@ -209,7 +217,7 @@ async fn analytic(
         scan
     };
     let queries = selected_queries(flags);
-    let server = server::Server::start(&data_dir)?;
+    let server = server::Server::start(&data_dir, threads(flags).server)?;
     let mut client = copr::Client::connect(&server.kv, &server.pd).await?;
     let one = client.tasks().await?;
     let mut measured = Vec::new();
@@ -289,9 +297,44 @@ async fn kv_part(
         sync_log: true,
         batch: 10,
     };
-    let grpc = kv::grpc(&server.kv, &server.pd, &options).await?;
+    let (kv_addr, pd_addr) = (server.kv.clone(), server.pd.clone());
+    let client_threads = threads(flags).clients;
+    let (only, repeat) = (flags.kv_phase.clone(), flags.runs);
+    let grpc = tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(client_threads)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("the KV clients' runtime: {e}"))?
+            .block_on(kv::grpc(&kv_addr, &pd_addr, &options, &only, repeat))
+    })
+    .await
+    .map_err(|e| format!("the KV clients' runtime: {e}"))??;
     let rocks = kv::rocksdb_baseline(&work.join("rocksdb-baseline"), &options)?;
     Ok(kv::markdown(&rocks, &grpc, &options))
+}
+
+/// How the machine's cores are shared between the server and the KV clients.
+struct Threads {
+    /// Worker threads of the server's runtime.
+    server: usize,
+    /// Worker threads of the KV clients' runtime.
+    clients: usize,
+}
+
+/// The server gets `--server-threads` (default half the cores) and the KV clients the rest,
+/// at least one each: both run on this machine, and a runtime with a thread per core on each
+/// side makes them preempt each other (and sleep and wake more) rather than overlap.
+fn threads(flags: &Flags) -> Threads {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let server = match flags.server_threads {
+        0 => (cores / 2).max(1),
+        n => n,
+    };
+    Threads {
+        server,
+        clients: cores.saturating_sub(server).max(1),
+    }
 }
 
 /// DuckDB's timings joined to `run`'s queries; DuckDB's scalar answers are checked too.
@@ -522,7 +565,12 @@ fn render(
         flags.copr_concurrency
     ));
     if let Some(kv) = kv_report {
-        out.push_str("\n## KV\n\n");
+        let threads = threads(flags);
+        out.push_str(&format!(
+            "\n## KV\n\nThreads: the server's runtime {}, the gRPC clients' runtime {} (the \
+             machine's cores split between them); RocksDB one per client.\n\n",
+            threads.server, threads.clients
+        ));
         out.push_str(kv);
     }
     if !scaling.is_empty() {

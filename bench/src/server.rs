@@ -33,10 +33,12 @@ pub fn server_binary() -> Result<PathBuf, String> {
 }
 
 impl Server {
-    /// Starts a server on `data_dir` with free loopback ports and waits for its READY line.
-    pub fn start(data_dir: &Path) -> Result<Server, String> {
+    /// Starts a server on `data_dir` with free loopback ports and `worker_threads` runtime
+    /// threads, and waits for its READY line.
+    pub fn start(data_dir: &Path, worker_threads: usize) -> Result<Server, String> {
         let mut child = Command::new(server_binary()?)
             .args(["--data-dir", &data_dir.display().to_string()])
+            .args(["--worker-threads", &worker_threads.to_string()])
             .args(["--addr", "127.0.0.1:0", "--pd-addr", "127.0.0.1:0"])
             .args(["--status-addr", "127.0.0.1:0", "--log", "warn"])
             .stdout(Stdio::piped())

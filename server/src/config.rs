@@ -37,6 +37,10 @@ pub struct Config {
     pub raft_tick_ms: u64,
     /// Region size in MiB past which a region splits (multi-store mode). Default 96.
     pub region_split_mb: u64,
+    /// Threads of the async runtime that serves gRPC (KV, PD, raft) and drives raft; 0 means
+    /// one per core. Coprocessor requests and writes run on a blocking pool beside it, so this
+    /// bounds only the request handling and point reads. Default 0.
+    pub worker_threads: usize,
 }
 
 impl Default for Config {
@@ -55,6 +59,7 @@ impl Default for Config {
             join_pd: None,
             raft_tick_ms: 100,
             region_split_mb: 96,
+            worker_threads: 0,
         }
     }
 }

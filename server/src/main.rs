@@ -39,6 +39,9 @@ struct Flags {
     /// Join the cluster of the PD at this address (host:port) instead of embedding a PD.
     #[arg(long)]
     join_pd: Option<String>,
+    /// Threads of the async runtime serving gRPC (default: one per core).
+    #[arg(long)]
+    worker_threads: Option<usize>,
     /// Log filter, e.g. `info` or `basalt_storage=debug` (default from RUST_LOG, else info).
     #[arg(long)]
     log: Option<String>,
@@ -91,10 +94,14 @@ fn main() -> ExitCode {
     if let Some(value) = flags.sync_log {
         config.sync_log = value;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    if let Some(value) = flags.worker_threads {
+        config.worker_threads = value;
+    }
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if config.worker_threads > 0 {
+        runtime.worker_threads(config.worker_threads);
+    }
+    let runtime = match runtime.enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("basalt-server: starting the runtime: {err}");

@@ -192,13 +192,33 @@ fn thread_phase<S>(
 /// Timestamps come from one PD TSO answer and then a local counter, so the measurement is of
 /// the store, not of PD round trips; each transaction takes its `commit_ts` after its prewrite
 /// answered, above its `start_ts`.
-pub async fn grpc(kv_addr: &str, pd_addr: &str, opts: &KvOptions) -> Result<Vec<KvRow>, String> {
+///
+/// With `only` not empty, only the phases whose name contains it run (`repeat` times each),
+/// and the writes, whose keys the reads check.
+pub async fn grpc(
+    kv_addr: &str,
+    pd_addr: &str,
+    opts: &KvOptions,
+    only: &str,
+    repeat: usize,
+) -> Result<Vec<KvRow>, String> {
     let mut pd = Pd::connect(pd_addr).await?;
     let bench = GrpcBench::connect(kv_addr, &mut pd, opts).await?;
     let mut rows = Vec::new();
     for phase in Phase::ALL {
+        let selected = phase.name().contains(only);
+        if !selected && !phase.operation.is_write() {
+            continue;
+        }
         let context = pd.context_for(phase, opts).await?;
-        rows.push(bench.run_phase(phase, context).await);
+        let times = if selected && !only.is_empty() {
+            repeat
+        } else {
+            1
+        };
+        for _ in 0..times.max(1) {
+            rows.push(bench.run_phase(phase, context.clone()).await);
+        }
     }
     Ok(rows)
 }
@@ -379,6 +399,14 @@ impl Phase {
 }
 
 impl Operation {
+    /// Whether the operation writes (the keys later phases read).
+    fn is_write(self) -> bool {
+        matches!(
+            self,
+            Operation::RawPut | Operation::TxnCommit | Operation::TxnCommitWide
+        )
+    }
+
     fn is_txn(self) -> bool {
         self.is_commit() || self == Operation::TxnGet
     }
@@ -675,8 +703,21 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn grpc_phases_run_clean_against_a_server() {
         let server = TestServer::start().await;
-        let rows = grpc(&server.kv(), &server.pd(), &small()).await.unwrap();
+        let rows = grpc(&server.kv(), &server.pd(), &small(), "", 1)
+            .await
+            .unwrap();
         assert_clean(&rows, Phase::ALL.len());
+        // One read selected: it runs twice, after the writes (whose keys it checks).
+        let only = Phase::batched(Operation::TxnGet).name();
+        let rows = grpc(&server.kv(), &server.pd(), &small(), &only, 2)
+            .await
+            .unwrap();
+        let names: Vec<&str> = rows.iter().map(|row| row.name.as_str()).collect();
+        let writes = Phase::ALL.iter().filter(|phase| phase.operation.is_write());
+        let mut expected: Vec<String> = writes.map(|phase| phase.name()).collect();
+        expected.extend([only.clone(), only]);
+        assert_eq!(names, expected);
+        assert_clean(&rows, expected.len());
         server.shut_down().await;
     }
 
