@@ -1,8 +1,9 @@
 //! Client-side batching over `Tikv.BatchCommands`, as TiDB's client-go does it: one open stream
-//! per channel; callers hand a command to a batcher task, which takes the first one waiting and
-//! then everything else already waiting (up to a cap), tags each with the next request id, and
-//! sends them as one `BatchCommandsRequest`; a receiver task hands each answer of the
-//! server's `BatchCommandsResponse`s to the caller waiting on its id.
+//! per channel; callers hand a command to the batcher (the stream of request messages the
+//! transport polls), which takes the first one waiting and then everything else already
+//! waiting (up to a cap), tags each with the next request id, and sends them as one
+//! `BatchCommandsRequest`; a receiver task hands each answer of the server's
+//! `BatchCommandsResponse`s to the caller waiting on its id.
 //!
 //! The per-command cost is kept low, since it is paid by every operation: ids are consecutive,
 //! so the callers waiting are a deque indexed by id (no hashing); the batcher reads the clock
@@ -10,8 +11,10 @@
 //! timer per call.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use basalt_proto::tikvpb::batch_commands_request::{self, request::Cmd as RequestCmd};
@@ -25,8 +28,6 @@ use tonic::Status;
 
 use super::REQUEST_TIMEOUT;
 
-/// Batches waiting for the transport before the batcher pauses.
-const OUTGOING_QUEUE: usize = 64;
 /// How often callers waiting past `REQUEST_TIMEOUT` are looked for.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -103,6 +104,9 @@ type Waiting = Arc<Mutex<Option<Waiters>>>;
 pub(super) struct BatchClient {
     submit: mpsc::UnboundedSender<Submitted>,
     counts: Arc<MessageCounts>,
+    /// Set when the answers' stream has ended: later calls fail at once, since the transport
+    /// may no longer poll the batcher that would fail them.
+    ended: Arc<AtomicBool>,
 }
 
 /// What a stream has carried so far, to tell how well commands are batched.
@@ -130,37 +134,47 @@ impl MessageCounts {
 impl BatchClient {
     /// Opens a `BatchCommands` stream on `channel`; batches carry at most `max_batch` commands.
     pub(super) async fn open(channel: Channel, max_batch: usize) -> Result<BatchClient, String> {
-        let (outgoing, requests) = mpsc::channel(OUTGOING_QUEUE);
-        let requests = futures::stream::unfold(requests, |mut requests| async move {
-            requests.recv().await.map(|request| (request, requests))
-        });
+        let (client, batches, waiting) = BatchClient::batcher(max_batch);
         let responses = TikvClient::new(channel)
-            .batch_commands(requests)
+            .batch_commands(batches)
             .await
             .map_err(|status| format!("opening BatchCommands: {status}"))?
             .into_inner();
-        Ok(BatchClient::start(outgoing, responses, max_batch))
+        client.route(responses, waiting);
+        Ok(client)
     }
 
-    /// Batches submitted commands into `outgoing` and routes the answers of `incoming`.
-    fn start(
-        outgoing: mpsc::Sender<BatchCommandsRequest>,
-        incoming: impl Stream<Item = Result<BatchCommandsResponse, Status>> + Send + Unpin + 'static,
-        max_batch: usize,
-    ) -> BatchClient {
+    /// A client and the request messages it batches, with the callers waiting for answers.
+    fn batcher(max_batch: usize) -> (BatchClient, Batches, Waiting) {
         let waiting: Waiting = Arc::new(Mutex::new(Some(Waiters::default())));
         let counts = Arc::new(MessageCounts::default());
         let (submit, submitted) = mpsc::unbounded_channel();
         tokio::spawn(sweep_overdue(Arc::downgrade(&waiting)));
-        tokio::spawn(send_batches(
+        let batches = Batches {
             submitted,
-            outgoing,
-            waiting.clone(),
-            max_batch.max(1),
-            counts.clone(),
-        ));
-        tokio::spawn(route_answers(incoming, waiting, counts.clone()));
-        BatchClient { submit, counts }
+            waiting: waiting.clone(),
+            max_batch: max_batch.max(1),
+            counts: counts.clone(),
+            next_id: 0,
+            yielded: false,
+            batch: Vec::new(),
+        };
+        let client = BatchClient {
+            submit,
+            counts,
+            ended: Arc::new(AtomicBool::new(false)),
+        };
+        (client, batches, waiting)
+    }
+
+    /// Routes the answers of `incoming` to the callers in `waiting`.
+    fn route(
+        &self,
+        incoming: impl Stream<Item = Result<BatchCommandsResponse, Status>> + Send + Unpin + 'static,
+        waiting: Waiting,
+    ) {
+        let (counts, ended) = (self.counts.clone(), self.ended.clone());
+        tokio::spawn(route_answers(incoming, waiting, counts, ended));
     }
 
     /// What the stream has carried so far.
@@ -182,86 +196,124 @@ impl BatchClient {
                 take(cmd).ok_or_else(|| "BatchCommands: answered with another command".into())
             }));
         });
+        if self.ended.load(Ordering::Acquire) {
+            return Err("BatchCommands: the stream has ended".into());
+        }
         self.submit
             .send(Submitted { cmd, reply })
-            .map_err(|_| "BatchCommands: the batcher has stopped".to_string())?;
+            .map_err(|_| "BatchCommands: the stream has stopped".to_string())?;
         answer
             .await
             .unwrap_or_else(|_| Err("BatchCommands: the request was dropped unanswered".into()))
     }
 }
 
-/// The batcher. It waits for a command, lets the callers that are already runnable submit
-/// theirs (one yield: no timer, no added wait when nothing else is runnable), takes every
-/// command submitted by then (up to `max_batch`), and sends them as one batch.
-async fn send_batches(
-    mut submitted: mpsc::UnboundedReceiver<Submitted>,
-    outgoing: mpsc::Sender<BatchCommandsRequest>,
+/// The batcher: the stream of request messages the transport sends, so that no task of its
+/// own stands between the callers and the transport. When polled, it takes a command
+/// submitted, lets the callers that are already runnable submit theirs (it yields once: no
+/// timer, no added wait when nothing else is runnable), takes every command submitted by then
+/// (up to `max_batch`), and makes them one message.
+struct Batches {
+    submitted: mpsc::UnboundedReceiver<Submitted>,
     waiting: Waiting,
     max_batch: usize,
     counts: Arc<MessageCounts>,
-) {
-    let mut next_id = 0u64;
-    let mut batch = Vec::with_capacity(max_batch);
-    while let Some(first) = submitted.recv().await {
-        batch.push(first);
-        tokio::task::yield_now().await;
-        while batch.len() < max_batch {
-            match submitted.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
+    /// The id of the last command sent.
+    next_id: u64,
+    /// Whether this batch has yielded once already.
+    yielded: bool,
+    /// The commands taken for the next message.
+    batch: Vec<Submitted>,
+}
+
+impl Batches {
+    /// The message of the commands in `batch`, their callers now waiting for answers; `None`
+    /// (and the callers failed) once the answers' stream has ended.
+    fn message(&mut self) -> Option<BatchCommandsRequest> {
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
         let mut request = BatchCommandsRequest {
-            requests: Vec::with_capacity(batch.len()),
-            request_ids: Vec::with_capacity(batch.len()),
+            requests: Vec::with_capacity(self.batch.len()),
+            request_ids: Vec::with_capacity(self.batch.len()),
             ..Default::default()
         };
-        let deadline = Instant::now() + REQUEST_TIMEOUT;
-        let first_id = next_id + 1;
         {
-            let mut waiting = waiting.lock().expect("no panics while holding the lock");
-            let Some(waiting) = waiting.as_mut() else {
-                for submitted in batch.drain(..) {
-                    (submitted.reply)(Err("BatchCommands: the stream has ended".into()));
-                }
-                continue;
-            };
-            for submitted in batch.drain(..) {
-                next_id += 1;
-                waiting.push(
-                    next_id,
-                    Waiter {
+            let mut waiting = self
+                .waiting
+                .lock()
+                .expect("no panics while holding the lock");
+            if let Some(waiting) = waiting.as_mut() {
+                for submitted in self.batch.drain(..) {
+                    self.next_id += 1;
+                    let waiter = Waiter {
                         reply: submitted.reply,
                         deadline,
-                    },
-                );
-                request.request_ids.push(next_id);
-                request.requests.push(batch_commands_request::Request {
-                    cmd: Some(submitted.cmd),
-                });
+                    };
+                    waiting.push(self.next_id, waiter);
+                    request.request_ids.push(self.next_id);
+                    request.requests.push(batch_commands_request::Request {
+                        cmd: Some(submitted.cmd),
+                    });
+                }
             }
         }
-        counts.requests.fetch_add(1, Ordering::Relaxed);
-        counts
+        for submitted in self.batch.drain(..) {
+            (submitted.reply)(Err("BatchCommands: the stream has ended".into()));
+        }
+        if request.requests.is_empty() {
+            return None;
+        }
+        self.counts.requests.fetch_add(1, Ordering::Relaxed);
+        self.counts
             .commands
             .fetch_add(request.requests.len() as u64, Ordering::Relaxed);
-        if outgoing.send(request).await.is_err() {
-            fail(
-                &waiting,
-                first_id..=next_id,
-                "BatchCommands: the stream has ended",
-            );
+        Some(request)
+    }
+}
+
+impl Stream for Batches {
+    type Item = BatchCommandsRequest;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            let mut closed = false;
+            while this.batch.len() < this.max_batch {
+                match this.submitted.poll_recv(cx) {
+                    Poll::Ready(Some(submitted)) => this.batch.push(submitted),
+                    Poll::Ready(None) => {
+                        closed = true;
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if this.batch.is_empty() {
+                return if closed {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                };
+            }
+            if !this.yielded && !closed && this.batch.len() < this.max_batch {
+                this.yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            this.yielded = false;
+            if let Some(message) = this.message() {
+                return Poll::Ready(Some(message));
+            }
         }
     }
 }
 
 /// The receiver: hands each answer to the caller waiting on its id; when the stream ends,
-/// fails every caller still waiting.
+/// marks it `ended` and fails every caller still waiting.
 async fn route_answers(
     mut incoming: impl Stream<Item = Result<BatchCommandsResponse, Status>> + Unpin,
     waiting: Waiting,
     counts: Arc<MessageCounts>,
+    ended: Arc<AtomicBool>,
 ) {
     let mut waiters = Vec::new();
     let reason = loop {
@@ -297,6 +349,7 @@ async fn route_answers(
             }
         }
     };
+    ended.store(true, Ordering::Release);
     let mut pending = waiting
         .lock()
         .expect("no panics while holding the lock")
@@ -330,20 +383,6 @@ async fn sweep_overdue(waiting: Weak<Mutex<Option<Waiters>>>) {
     }
 }
 
-/// Fails the callers waiting on `ids`.
-fn fail(waiting: &Waiting, ids: std::ops::RangeInclusive<u64>, reason: &str) {
-    let waiters: Vec<Waiter> = {
-        let mut waiting = waiting.lock().expect("no panics while holding the lock");
-        match waiting.as_mut() {
-            Some(waiting) => ids.filter_map(|id| waiting.take(id)).collect(),
-            None => Vec::new(),
-        }
-    };
-    for waiter in waiters {
-        (waiter.reply)(Err(reason.to_string()));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use basalt_proto::tikvpb::batch_commands_response;
@@ -355,13 +394,13 @@ mod tests {
 
     /// A batch client whose stream ends in the test's hands: the requests it sends, and a
     /// sender of the answers it receives.
-    fn client(max_batch: usize) -> (BatchClient, mpsc::Receiver<BatchCommandsRequest>, Incoming) {
-        let (outgoing, requests) = mpsc::channel(OUTGOING_QUEUE);
+    fn client(max_batch: usize) -> (BatchClient, Batches, Incoming) {
+        let (client, requests, waiting) = BatchClient::batcher(max_batch);
         let (answers, incoming) = mpsc::unbounded_channel();
         let incoming = futures::stream::unfold(incoming, |mut incoming| async move {
             incoming.recv().await.map(|answer| (answer, incoming))
         });
-        let client = BatchClient::start(outgoing, Box::pin(incoming), max_batch);
+        client.route(Box::pin(incoming), waiting);
         (client, requests, answers)
     }
 
@@ -469,7 +508,7 @@ mod tests {
         // Answer each batch backwards, in messages of at most three answers.
         let mut seen_ids = Vec::new();
         while seen_ids.len() < 50 {
-            let request = requests.recv().await.expect("the batcher sends");
+            let request = requests.next().await.expect("the batcher sends");
             assert_eq!(request.request_ids.len(), request.requests.len());
             assert!(!request.requests.is_empty() && request.requests.len() <= 8);
             let mut pairs: Vec<(u64, u64)> = request
@@ -500,7 +539,7 @@ mod tests {
             let client = client.clone();
             async move { call_empty(&client, 1).await }
         });
-        let request = requests.recv().await.expect("the batcher sends");
+        let request = requests.next().await.expect("the batcher sends");
         let id = request.request_ids[0];
         // An answer for an id never sent, then the real one.
         answers
@@ -512,7 +551,7 @@ mod tests {
             let client = client.clone();
             async move { call_empty(&client, 2).await }
         });
-        requests.recv().await.expect("the batcher sends");
+        requests.next().await.expect("the batcher sends");
         answers
             .send(Err(Status::unavailable("gone")))
             .expect("the receiver runs");
