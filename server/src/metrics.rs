@@ -1,5 +1,7 @@
 //! Prometheus metrics and the `/metrics` HTTP endpoint.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -9,7 +11,8 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The process's metrics.
@@ -73,17 +76,67 @@ impl RequestTimer {
     }
 
     /// Records the request as `result` ("ok", "region_error", "key_error", "error").
-    pub fn finish(self, result: &str) {
-        let metrics = metrics();
-        metrics
-            .durations
-            .with_label_values(&[self.method])
-            .observe(self.start.elapsed().as_secs_f64());
-        metrics
-            .requests
-            .with_label_values(&[self.method, result])
-            .inc();
+    pub fn finish(self, result: &'static str) {
+        self.finish_each([result]);
     }
+
+    /// Records requests run together, as long as the timer ran, each with its result.
+    pub fn finish_each(self, results: impl IntoIterator<Item = &'static str>) {
+        let seconds = self.start.elapsed().as_secs_f64();
+        with_handles(self.method, |duration, outcomes| {
+            for result in results {
+                duration.observe(seconds);
+                outcomes.get(result).inc();
+            }
+        });
+    }
+}
+
+/// A method's metric handles, looked up once per thread rather than by label on every request.
+struct MethodHandles {
+    duration: Histogram,
+    /// The request counter of each result seen so far.
+    outcomes: Vec<(&'static str, IntCounter)>,
+}
+
+/// The request counters of one method by result.
+struct Outcomes<'a> {
+    method: &'static str,
+    counters: &'a mut Vec<(&'static str, IntCounter)>,
+}
+
+impl Outcomes<'_> {
+    fn get(&mut self, result: &'static str) -> &IntCounter {
+        let index = match self.counters.iter().position(|(seen, _)| *seen == result) {
+            Some(index) => index,
+            None => {
+                let counter = metrics().requests.with_label_values(&[self.method, result]);
+                self.counters.push((result, counter));
+                self.counters.len() - 1
+            }
+        };
+        &self.counters[index].1
+    }
+}
+
+/// Runs `f` with `method`'s duration histogram and request counters.
+fn with_handles(method: &'static str, f: impl FnOnce(&Histogram, &mut Outcomes<'_>)) {
+    thread_local! {
+        static HANDLES: RefCell<HashMap<&'static str, MethodHandles>> =
+            RefCell::new(HashMap::new());
+    }
+    HANDLES.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let handles = handles.entry(method).or_insert_with(|| MethodHandles {
+            duration: metrics().durations.with_label_values(&[method]),
+            outcomes: Vec::new(),
+        });
+        let mut outcomes = Outcomes {
+            method,
+            counters: &mut handles.outcomes,
+        };
+        f(&handles.duration, &mut outcomes);
+    });
 }
 
 /// Renders every metric in the Prometheus text format.
@@ -133,4 +186,42 @@ pub async fn serve(listener: tokio::net::TcpListener) {
 /// Binds the status address.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(method: &str, result: &str) -> u64 {
+        metrics()
+            .requests
+            .with_label_values(&[method, result])
+            .get()
+    }
+
+    fn observations(method: &str) -> u64 {
+        metrics()
+            .durations
+            .with_label_values(&[method])
+            .get_sample_count()
+    }
+
+    #[test]
+    fn timers_count_each_request_by_result() {
+        let method = "test_timers_count_each_request_by_result";
+        RequestTimer::start(method).finish("ok");
+        RequestTimer::start(method).finish_each(["ok", "region_error", "ok"]);
+        // Another thread has handles of its own, and adds to the same series.
+        std::thread::spawn(move || RequestTimer::start(method).finish("error"))
+            .join()
+            .unwrap();
+        assert_eq!(count(method, "ok"), 3);
+        assert_eq!(count(method, "region_error"), 1);
+        assert_eq!(count(method, "error"), 1);
+        assert_eq!(count(method, "key_error"), 0);
+        assert_eq!(observations(method), 5);
+        let text = render();
+        let line = format!("basalt_grpc_requests_total{{method=\"{method}\",result=\"ok\"}} 3");
+        assert!(text.contains(&line), "{text}");
+    }
 }

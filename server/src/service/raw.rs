@@ -30,10 +30,7 @@ impl<E: Engine> KvHandlers<E> {
         &self,
         requests: Vec<kvrpcpb::RawGetRequest>,
     ) -> Vec<kvrpcpb::RawGetResponse> {
-        let timers: Vec<RequestTimer> = requests
-            .iter()
-            .map(|_| RequestTimer::start("raw_get"))
-            .collect();
+        let timer = RequestTimer::start("raw_get");
         let gets: Vec<_> = requests
             .into_iter()
             .map(|request| {
@@ -42,15 +39,10 @@ impl<E: Engine> KvHandlers<E> {
             })
             .collect();
         let results = self.storage().raw_get_each(&gets).await;
-        timers
-            .into_iter()
-            .zip(results)
-            .map(|(timer, result)| {
-                let (response, label) = raw_get_response(result);
-                timer.finish(label);
-                response
-            })
-            .collect()
+        let (responses, labels): (Vec<_>, Vec<_>) =
+            results.into_iter().map(raw_get_response).unzip();
+        timer.finish_each(labels);
+        responses
     }
 
     /// `RawBatchGet`.
