@@ -150,12 +150,7 @@ impl GrpcBench {
             channels.push(connect(kv_addr).await?);
         }
         let mut streams = Vec::new();
-        for channel in channels.iter().take(
-            std::env::var("BENCH_STREAMS")
-                .ok()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(BATCH_STREAMS),
-        ) {
+        for channel in channels.iter().take(BATCH_STREAMS) {
             streams.push(BatchClient::open(channel.clone(), MAX_BATCH).await?);
         }
         let clock = Arc::new(Clock(AtomicU64::new(pd.tso().await?)));
