@@ -33,7 +33,7 @@ pub fn check_cf(cf: &str) -> Result<()> {
 }
 
 /// Bounds and hints for an iterator. Keys outside `[lower_bound, upper_bound)` are invisible.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IterOptions {
     /// Inclusive lower bound, if any.
     pub lower_bound: Option<Vec<u8>>,
@@ -41,6 +41,18 @@ pub struct IterOptions {
     pub upper_bound: Option<Vec<u8>>,
     /// Whether blocks read by this iterator should enter the block cache.
     pub fill_cache: bool,
+}
+
+/// Unbounded, filling the block cache: an iterator left at the default (a point read's cursor)
+/// reads the blocks its neighbours will want, and must not decompress them again each time.
+impl Default for IterOptions {
+    fn default() -> Self {
+        IterOptions {
+            lower_bound: None,
+            upper_bound: None,
+            fill_cache: true,
+        }
+    }
 }
 
 impl IterOptions {

@@ -295,4 +295,49 @@ mod tests {
         assert_eq!(engine.get_cf(CF_WRITE, &[b'k', 7]).unwrap(), Some(vec![7]));
         assert_eq!(engine.get_cf(CF_WRITE, &[b'k', 2]).unwrap(), None);
     }
+
+    #[test]
+    fn default_iterators_fill_the_block_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let engine = RocksEngine::open(dir.path(), &RocksOptions::default()).unwrap();
+            let batch: Vec<Modify> = (0u32..2000)
+                .map(|i| Modify::Put(CF_WRITE, i.to_be_bytes().to_vec(), vec![7; 100]))
+                .collect();
+            engine.write(&batch, false).unwrap();
+            let cf = engine.cf(CF_WRITE).unwrap();
+            engine.db().flush_cf(cf).unwrap();
+        }
+        // Reopened, the cache is empty and every block comes from the file.
+        let engine = RocksEngine::open(dir.path(), &RocksOptions::default()).unwrap();
+        let usage = || {
+            engine
+                .db()
+                .property_int_value("rocksdb.block-cache-usage")
+                .unwrap()
+                .unwrap()
+        };
+        let before = usage();
+        let snapshot = engine.snapshot();
+        let seek = |options: IterOptions| {
+            let mut iter = snapshot.iterator_cf(CF_WRITE, options).unwrap();
+            assert!(iter.seek(&1000u32.to_be_bytes()).unwrap());
+            assert_eq!(iter.value(), &[7; 100]);
+        };
+        let no_fill = IterOptions {
+            fill_cache: false,
+            ..IterOptions::default()
+        };
+        seek(no_fill);
+        assert_eq!(
+            usage(),
+            before,
+            "a fill_cache: false read left blocks in the cache"
+        );
+        seek(IterOptions::default());
+        assert!(
+            usage() > before,
+            "the default iterator did not fill the cache"
+        );
+    }
 }
