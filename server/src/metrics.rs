@@ -83,60 +83,35 @@ impl RequestTimer {
     /// Records requests run together, as long as the timer ran, each with its result.
     pub fn finish_each(self, results: impl IntoIterator<Item = &'static str>) {
         let seconds = self.start.elapsed().as_secs_f64();
-        with_handles(self.method, |duration, outcomes| {
+        HANDLES.with(|handles| {
+            let mut handles = handles.borrow_mut();
+            let Handles {
+                durations,
+                requests,
+            } = &mut *handles;
+            let duration = durations
+                .entry(self.method)
+                .or_insert_with(|| metrics().durations.with_label_values(&[self.method]));
             for result in results {
                 duration.observe(seconds);
-                outcomes.get(result).inc();
+                requests
+                    .entry((self.method, result))
+                    .or_insert_with(|| metrics().requests.with_label_values(&[self.method, result]))
+                    .inc();
             }
         });
     }
 }
 
-/// A method's metric handles, looked up once per thread rather than by label on every request.
-struct MethodHandles {
-    duration: Histogram,
-    /// The request counter of each result seen so far.
-    outcomes: Vec<(&'static str, IntCounter)>,
+/// Metric handles by label, looked up once per thread rather than on every request.
+#[derive(Default)]
+struct Handles {
+    durations: HashMap<&'static str, Histogram>,
+    requests: HashMap<(&'static str, &'static str), IntCounter>,
 }
 
-/// The request counters of one method by result.
-struct Outcomes<'a> {
-    method: &'static str,
-    counters: &'a mut Vec<(&'static str, IntCounter)>,
-}
-
-impl Outcomes<'_> {
-    fn get(&mut self, result: &'static str) -> &IntCounter {
-        let index = match self.counters.iter().position(|(seen, _)| *seen == result) {
-            Some(index) => index,
-            None => {
-                let counter = metrics().requests.with_label_values(&[self.method, result]);
-                self.counters.push((result, counter));
-                self.counters.len() - 1
-            }
-        };
-        &self.counters[index].1
-    }
-}
-
-/// Runs `f` with `method`'s duration histogram and request counters.
-fn with_handles(method: &'static str, f: impl FnOnce(&Histogram, &mut Outcomes<'_>)) {
-    thread_local! {
-        static HANDLES: RefCell<HashMap<&'static str, MethodHandles>> =
-            RefCell::new(HashMap::new());
-    }
-    HANDLES.with(|handles| {
-        let mut handles = handles.borrow_mut();
-        let handles = handles.entry(method).or_insert_with(|| MethodHandles {
-            duration: metrics().durations.with_label_values(&[method]),
-            outcomes: Vec::new(),
-        });
-        let mut outcomes = Outcomes {
-            method,
-            counters: &mut handles.outcomes,
-        };
-        f(&handles.duration, &mut outcomes);
-    });
+thread_local! {
+    static HANDLES: RefCell<Handles> = RefCell::default();
 }
 
 /// Renders every metric in the Prometheus text format.
