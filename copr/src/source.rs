@@ -74,6 +74,7 @@ pub struct SnapshotSource<S: Snapshot> {
     snapshot: S,
     start_ts: u64,
     locks: LockPolicy,
+    not_fill_cache: bool,
 }
 
 /// Which locks a coprocessor read respects, from the request's context.
@@ -94,7 +95,15 @@ impl<S: Snapshot + Clone> SnapshotSource<S> {
             snapshot,
             start_ts,
             locks,
+            not_fill_cache: false,
         }
+    }
+
+    /// Keeps the blocks the scans read out of the block cache (the context's
+    /// `not_fill_cache`), so one analytic pass does not evict the point reads' working set.
+    pub fn not_fill_cache(mut self, not_fill_cache: bool) -> Self {
+        self.not_fill_cache = not_fill_cache;
+        self
     }
 }
 
@@ -117,6 +126,7 @@ impl<S: Snapshot + Clone + Send> ScanSource for SnapshotSource<S> {
             bypass_locks: self.locks.bypass.clone(),
             ignore_locks: self.locks.ignore_all,
             access_locks: self.locks.access.clone(),
+            not_fill_cache: self.not_fill_cache,
         };
         // The visitor's own errors cross the storage layer as a marker and come back whole.
         let mut failure = None;

@@ -37,7 +37,9 @@ pub fn build<S: Snapshot>(snapshot: &S, region: &metapb::Region) -> Result<Vec<u
     let mut cf_files = Vec::with_capacity(DATA_CFS.len());
     let mut total = 0u64;
     for cf in DATA_CFS {
-        let mut iter = snapshot.iterator_cf(cf, IterOptions::bounded(&start, &end))?;
+        // Read once to ship: the blocks would only evict the ones reads keep using.
+        let options = IterOptions::bounded(&start, &end).fill_cache(false);
+        let mut iter = snapshot.iterator_cf(cf, options)?;
         let mut count = 0u64;
         let mut valid = iter.seek_to_first()?;
         while valid {

@@ -57,6 +57,8 @@ pub struct RequestContext {
     pub api_version: ApiVersion,
     /// Read from a follower after a ReadIndex round with the leader.
     pub replica_read: bool,
+    /// Keep the blocks a scan reads out of the block cache.
+    pub not_fill_cache: bool,
 }
 
 impl RequestContext {
@@ -81,6 +83,7 @@ impl RequestContext {
             committed_locks: ctx.committed_locks.clone(),
             read_committed: ctx.isolation_level == kvrpcpb::IsolationLevel::Rc as i32,
             replica_read: ctx.replica_read,
+            not_fill_cache: ctx.not_fill_cache,
             api_version: if ctx.api_version == kvrpcpb::ApiVersion::V2 as i32 {
                 ApiVersion::V2
             } else {
@@ -555,6 +558,26 @@ mod tests {
     use crate::raw::{stored_key, RawValue};
     use crate::storage::Storage;
     use crate::ConcurrencyManager;
+
+    #[test]
+    fn context_from_wire_carries_the_read_flags() {
+        let wire = kvrpcpb::Context {
+            region_id: 7,
+            isolation_level: kvrpcpb::IsolationLevel::Rc as i32,
+            not_fill_cache: true,
+            replica_read: true,
+            api_version: kvrpcpb::ApiVersion::V2 as i32,
+            resolved_locks: vec![5],
+            ..Default::default()
+        };
+        let ctx = RequestContext::from_wire(Some(&wire));
+        assert_eq!(ctx.region_id, 7);
+        assert!(ctx.read_committed && ctx.not_fill_cache && ctx.replica_read);
+        assert_eq!(ctx.api_version, ApiVersion::V2);
+        assert_eq!(ctx.resolved_locks, vec![5]);
+        let plain = RequestContext::from_wire(Some(&kvrpcpb::Context::default()));
+        assert!(!plain.read_committed && !plain.not_fill_cache && !plain.replica_read);
+    }
 
     fn whole_region() -> metapb::Region {
         metapb::Region {

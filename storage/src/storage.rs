@@ -246,6 +246,7 @@ impl<E: Engine> Storage<E> {
         options.bypass_locks.extend_from_slice(&ctx.resolved_locks);
         options.access_locks.extend_from_slice(&ctx.committed_locks);
         options.ignore_locks = ctx.read_committed;
+        options.not_fill_cache = ctx.not_fill_cache;
         if !ctx.read_committed {
             self.manager.update_max_ts(options.read_ts);
             let lower = Key::from_raw(&options.lower);

@@ -82,7 +82,8 @@ impl<E: Engine> KvHandlers<E> {
             access: ctx.committed_locks.clone(),
             ignore_all: ctx.read_committed,
         };
-        let source = SnapshotSource::new(snapshot, request.start_ts, locks);
+        let source = SnapshotSource::new(snapshot, request.start_ts, locks)
+            .not_fill_cache(ctx.not_fill_cache);
         let paging_size = request.paging_size;
         let outcome = tokio::task::spawn_blocking(move || {
             DagRunner::build_paged(&dag, ranges, source, max_execution_ms, paging_size)?.run_paged()

@@ -72,6 +72,14 @@ impl IterOptions {
             fill_cache: true,
         }
     }
+
+    /// The same options, with blocks read entering the block cache or not. A scan that reads
+    /// a large range once (a coprocessor scan asked not to fill the cache, a raft snapshot, a
+    /// GC pass) should not evict the blocks point reads keep coming back to.
+    pub fn fill_cache(mut self, fill: bool) -> Self {
+        self.fill_cache = fill;
+        self
+    }
 }
 
 /// A cursor over one column family of a snapshot. Positioning methods return whether the cursor

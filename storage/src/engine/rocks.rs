@@ -296,48 +296,92 @@ mod tests {
         assert_eq!(engine.get_cf(CF_WRITE, &[b'k', 2]).unwrap(), None);
     }
 
+    /// A store holding `batch`, flushed and reopened (so its block cache starts empty), and a
+    /// reader of its block-cache usage.
+    fn flushed_store(dir: &std::path::Path, batch: &[Modify]) -> RocksEngine {
+        {
+            let engine = RocksEngine::open(dir, &RocksOptions::default()).unwrap();
+            engine.write(batch, false).unwrap();
+            for cf in [CF_WRITE, CF_LOCK] {
+                engine.db().flush_cf(engine.cf(cf).unwrap()).unwrap();
+            }
+        }
+        RocksEngine::open(dir, &RocksOptions::default()).unwrap()
+    }
+
+    fn cache_usage(engine: &RocksEngine) -> u64 {
+        engine
+            .db()
+            .property_int_value("rocksdb.block-cache-usage")
+            .unwrap()
+            .unwrap()
+    }
+
     #[test]
     fn default_iterators_fill_the_block_cache() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let engine = RocksEngine::open(dir.path(), &RocksOptions::default()).unwrap();
-            let batch: Vec<Modify> = (0u32..2000)
-                .map(|i| Modify::Put(CF_WRITE, i.to_be_bytes().to_vec(), vec![7; 100]))
-                .collect();
-            engine.write(&batch, false).unwrap();
-            let cf = engine.cf(CF_WRITE).unwrap();
-            engine.db().flush_cf(cf).unwrap();
-        }
-        // Reopened, the cache is empty and every block comes from the file.
-        let engine = RocksEngine::open(dir.path(), &RocksOptions::default()).unwrap();
-        let usage = || {
-            engine
-                .db()
-                .property_int_value("rocksdb.block-cache-usage")
-                .unwrap()
-                .unwrap()
-        };
-        let before = usage();
+        let batch: Vec<Modify> = (0u32..2000)
+            .map(|i| Modify::Put(CF_WRITE, i.to_be_bytes().to_vec(), vec![7; 100]))
+            .collect();
+        let engine = flushed_store(dir.path(), &batch);
+        let before = cache_usage(&engine);
         let snapshot = engine.snapshot();
         let seek = |options: IterOptions| {
             let mut iter = snapshot.iterator_cf(CF_WRITE, options).unwrap();
             assert!(iter.seek(&1000u32.to_be_bytes()).unwrap());
             assert_eq!(iter.value(), &[7; 100]);
         };
-        let no_fill = IterOptions {
-            fill_cache: false,
-            ..IterOptions::default()
-        };
-        seek(no_fill);
+        seek(IterOptions::default().fill_cache(false));
         assert_eq!(
-            usage(),
+            cache_usage(&engine),
             before,
             "a fill_cache: false read left blocks in the cache"
         );
         seek(IterOptions::default());
         assert!(
-            usage() > before,
+            cache_usage(&engine) > before,
             "the default iterator did not fill the cache"
         );
+    }
+
+    #[test]
+    fn scans_asked_not_to_fill_the_cache_leave_it_alone() {
+        use crate::mvcc::{scan_each, Key, ScanOptions, Write, WriteType};
+        let dir = tempfile::tempdir().unwrap();
+        let batch: Vec<Modify> = (0u32..2000)
+            .map(|i| {
+                let key = Key::from_raw(format!("row{i:05}").as_bytes()).append_ts(20);
+                let write = Write::new(WriteType::Put, 10, Some(vec![b'v'; 100]));
+                Modify::Put(CF_WRITE, key, write.to_bytes())
+            })
+            .collect();
+        let engine = flushed_store(dir.path(), &batch);
+        let scan = |not_fill_cache: bool| {
+            let options = ScanOptions {
+                lower: b"row".to_vec(),
+                upper: b"rox".to_vec(),
+                limit: usize::MAX,
+                read_ts: 30,
+                not_fill_cache,
+                ..ScanOptions::default()
+            };
+            let mut values = 0;
+            scan_each(engine.snapshot(), &options, &mut |_, value| {
+                assert_eq!(value.unwrap(), &[b'v'; 100]);
+                values += 1;
+                Ok(())
+            })
+            .unwrap();
+            values
+        };
+        let before = cache_usage(&engine);
+        assert_eq!(scan(true), 2000);
+        assert_eq!(
+            cache_usage(&engine),
+            before,
+            "a not_fill_cache scan left blocks in the cache"
+        );
+        assert_eq!(scan(false), 2000);
+        assert!(cache_usage(&engine) > before, "a plain scan filled nothing");
     }
 }

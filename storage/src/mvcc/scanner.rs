@@ -29,6 +29,8 @@ pub struct ScanOptions {
     /// Transactions known to be committed (the context's `committed_locks`): a blocking lock of
     /// one of them is read through, its value taken from the lock as if committed.
     pub access_locks: Vec<u64>,
+    /// Keep the blocks read out of the block cache (the context's `not_fill_cache`).
+    pub not_fill_cache: bool,
 }
 
 /// One key of a scan: its value, or the lock that stopped the reader.
@@ -104,7 +106,8 @@ pub fn scan_each<S: Snapshot>(
         .as_ref()
         .map(|key| key.as_encoded())
         .unwrap_or_default();
-    let bounds = IterOptions::bounded(lower.as_encoded(), upper_bytes);
+    let bounds =
+        IterOptions::bounded(lower.as_encoded(), upper_bytes).fill_cache(!options.not_fill_cache);
     let mut writes = Cursor::start(
         snapshot.iterator_cf(CF_WRITE, bounds.clone())?,
         options.reverse,

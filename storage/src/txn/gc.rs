@@ -35,7 +35,8 @@ pub fn gc_range<S: Snapshot>(
         .unwrap_or_default();
     let mut iter = snapshot.iterator_cf(
         CF_WRITE,
-        IterOptions::bounded(lower.as_encoded(), upper_bytes),
+        // One pass over the range: keep the point reads' blocks in the cache.
+        IterOptions::bounded(lower.as_encoded(), upper_bytes).fill_cache(false),
     )?;
     let mut stats = GcStats::default();
     let mut txn = MvccTxn::new();
