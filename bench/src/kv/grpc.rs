@@ -268,6 +268,9 @@ pub(super) struct Client {
 
 impl Client {
     pub(super) async fn run(&mut self, phase: Phase, i: u64) -> Result<(), String> {
+        if phase.operation == Operation::Empty {
+            return self.empty(i).await;
+        }
         let entries: Vec<(Vec<u8>, Vec<u8>)> = phase
             .numbers(i, &self.opts)
             .into_iter()
@@ -279,6 +282,30 @@ impl Client {
             Operation::RawBatchGet => self.raw_batch_get(&entries).await,
             Operation::TxnCommit | Operation::TxnCommitWide => self.txn_commit(entries).await,
             Operation::TxnGet => self.txn_get(&entries[0]).await,
+            Operation::Empty => self.empty(i).await,
+        }
+    }
+
+    /// An `Empty` command through the `BatchCommands` stream; its answer must echo `test_id`.
+    async fn empty(&mut self, test_id: u64) -> Result<(), String> {
+        let Kv::Batch(stream) = &mut self.kv else {
+            return Err("an empty command travels only through BatchCommands".into());
+        };
+        let request = tikvpb::BatchCommandsEmptyRequest {
+            test_id,
+            delay_time: 0,
+        };
+        let take = |cmd: ResponseCmd| match cmd {
+            ResponseCmd::Empty(response) => Some(response.test_id),
+            _ => None,
+        };
+        let echoed = stream
+            .call(RequestCmd::Empty(Box::new(request)), take)
+            .await?;
+        if echoed == test_id {
+            Ok(())
+        } else {
+            Err(format!("empty command {test_id} answered as {echoed}"))
         }
     }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use basalt_proto::pdpb::pd_client::PdClient;
 use basalt_proto::tikvpb::tikv_client::TikvClient;
-use basalt_proto::{errorpb, kvrpcpb, pdpb};
+use basalt_proto::{errorpb, kvrpcpb, pdpb, tikvpb};
 use basalt_storage::engine::{KvEngine, Modify, RocksEngine, RocksOptions, Snapshot, CF_DEFAULT};
 use basalt_storage::mvcc::Key;
 use tonic::transport::{Channel, Endpoint};
@@ -272,6 +272,9 @@ fn table_line(row: &KvRow, ratio: String) -> String {
 /// What a gRPC phase does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Operation {
+    /// A `BatchCommands` `Empty` probe: no storage work, so its rate is what the transport
+    /// (client, gRPC, TCP, the server's stream) allows a point read at most.
+    Empty,
     RawPut,
     RawGet,
     RawBatchGet,
@@ -298,7 +301,8 @@ struct Phase {
 
 impl Phase {
     /// The phases in the order they run: reads after the writes they check.
-    const ALL: [Phase; 11] = [
+    const ALL: [Phase; 12] = [
+        Phase::batched(Operation::Empty),
         Phase::unary(Operation::RawPut),
         Phase::batched(Operation::RawPut),
         Phase::unary(Operation::RawGet),
@@ -328,6 +332,7 @@ impl Phase {
 
     fn name(self) -> String {
         let what = match self.operation {
+            Operation::Empty => "basalt empty command, the transport alone",
             Operation::RawPut => "basalt raw put",
             Operation::RawGet => "basalt raw get",
             Operation::RawBatchGet => "basalt raw batch get",
@@ -350,7 +355,7 @@ impl Phase {
     /// The RocksDB row this phase is compared with.
     fn baseline(self) -> &'static str {
         match self.operation {
-            Operation::RawGet | Operation::TxnGet => ROCKS_GET,
+            Operation::Empty | Operation::RawGet | Operation::TxnGet => ROCKS_GET,
             Operation::RawBatchGet => ROCKS_BATCH_GET,
             Operation::RawPut | Operation::TxnCommit | Operation::TxnCommitWide => ROCKS_PUT,
         }
@@ -359,7 +364,9 @@ impl Phase {
     /// The user key numbered `n` in this phase's key space (shared by both ways of sending).
     fn key(self, n: u64) -> Vec<u8> {
         match self.operation {
-            Operation::RawPut | Operation::RawGet | Operation::RawBatchGet => raw_key(n),
+            Operation::Empty | Operation::RawPut | Operation::RawGet | Operation::RawBatchGet => {
+                raw_key(n)
+            }
             Operation::TxnCommit | Operation::TxnGet => format!("bench/txn/{n:012}").into_bytes(),
             Operation::TxnCommitWide => format!("bench/txn10/{n:012}").into_bytes(),
         }
@@ -370,9 +377,11 @@ impl Phase {
         match self.operation {
             Operation::RawBatchGet => batch_numbers(i, opts),
             Operation::TxnCommitWide => (i * TXN_WIDE_KEYS..(i + 1) * TXN_WIDE_KEYS).collect(),
-            Operation::RawPut | Operation::RawGet | Operation::TxnCommit | Operation::TxnGet => {
-                vec![i]
-            }
+            Operation::Empty
+            | Operation::RawPut
+            | Operation::RawGet
+            | Operation::TxnCommit
+            | Operation::TxnGet => vec![i],
         }
     }
 

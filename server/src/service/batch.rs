@@ -2,7 +2,7 @@
 //!
 //! The response stream does the work: when the transport polls it for the next message, it
 //! reads whatever requests have arrived, runs the point and batch reads among them (`Get`,
-//! `BatchGet`, `RawGet`, `RawBatchGet`) right there, and answers with every answer ready by
+//! `BatchGet`, `RawGet`, `RawBatchGet`; an `Empty` probe needs no work at all) right there, and answers with every answer ready by
 //! then (up to `MAX_RESPONSES_PER_MESSAGE`) in one `BatchCommandsResponse`, each tagged with
 //! its request's id. A read that cannot finish at once (it waits for a raft peer or a blocking
 //! thread) is kept and polled again with the stream; every other command runs on a task of its
@@ -144,6 +144,15 @@ impl<E: Engine> Responses<E> {
     /// Starts answering request `id`: a point read runs now (and is kept if it cannot finish
     /// yet), anything else on a task of its own.
     fn start(&mut self, id: u64, cmd: Option<RequestCmd>, cx: &mut Context<'_>) {
+        if let Some(RequestCmd::Empty(empty)) = &cmd {
+            // A probe of the stream itself: answered at once (its `delay_time` is not honoured).
+            let answer = tikvpb::BatchCommandsEmptyResponse {
+                test_id: empty.test_id,
+            };
+            self.ready
+                .push((id, Some(ResponseCmd::Empty(Box::new(answer)))));
+            return;
+        }
         match Work::of(cmd) {
             Work::Read(read) => {
                 let handlers = self.handlers.clone();
