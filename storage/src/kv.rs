@@ -502,6 +502,7 @@ impl<S: Snapshot> Snapshot for DataSnapshot<S> {
                 lower_bound: Some(lower),
                 upper_bound: Some(upper),
                 fill_cache: options.fill_cache,
+                prefix_seek: options.prefix_seek,
             },
         )?;
         Ok(DataIterator { inner })

@@ -41,6 +41,11 @@ pub struct IterOptions {
     pub upper_bound: Option<Vec<u8>>,
     /// Whether blocks read by this iterator should enter the block cache.
     pub fill_cache: bool,
+    /// Only the versions of the seek target's user key matter (an MVCC point read): the
+    /// engine may stop at the last key sharing the target's prefix (the key without its 8-byte
+    /// timestamp) and skip files whose prefix bloom filter rules the key out. A hint: the
+    /// caller still checks which key the cursor is on.
+    pub prefix_seek: bool,
 }
 
 /// Unbounded, filling the block cache: an iterator left at the default (a point read's cursor)
@@ -51,6 +56,7 @@ impl Default for IterOptions {
             lower_bound: None,
             upper_bound: None,
             fill_cache: true,
+            prefix_seek: false,
         }
     }
 }
@@ -70,6 +76,15 @@ impl IterOptions {
                 Some(upper.to_vec())
             },
             fill_cache: true,
+            prefix_seek: false,
+        }
+    }
+
+    /// Options for the versions of one user key at a time (see `prefix_seek`).
+    pub fn prefix_seek() -> Self {
+        IterOptions {
+            prefix_seek: true,
+            ..IterOptions::default()
         }
     }
 

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBRawIteratorWithThreadMode, Options,
-    ReadOptions, SnapshotWithThreadMode, WriteBatch, WriteOptions, DB,
+    ReadOptions, SliceTransform, SnapshotWithThreadMode, WriteBatch, WriteOptions, DB,
 };
 
-use super::{EngineIterator, IterOptions, KvEngine, Modify, Snapshot, ALL_CFS, CF_LOCK, CF_RAFT};
+use super::{
+    EngineIterator, IterOptions, KvEngine, Modify, Snapshot, ALL_CFS, CF_LOCK, CF_RAFT, CF_WRITE,
+};
 use crate::error::{Error, Result};
 
 /// Tuning knobs for the RocksDB instance.
@@ -50,7 +52,7 @@ impl RocksEngine {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path, options: &RocksOptions) -> Result<Self> {
         let cache = Cache::new_lru_cache(options.block_cache_bytes);
-        let cf_options = |name: &str, prefix_bloom: bool| {
+        let cf_options = |name: &str| {
             let mut block = BlockBasedOptions::default();
             block.set_block_cache(&cache);
             // TiKV's block sizes: 32 KiB for data and write records, 16 KiB for locks and
@@ -58,8 +60,20 @@ impl RocksEngine {
             let small = name == CF_LOCK || name == CF_RAFT;
             block.set_block_size(if small { 16 << 10 } else { 32 << 10 });
             block.set_bloom_filter(10.0, false);
-            block.set_whole_key_filtering(!prefix_bloom);
+            // The write CF, like TiKV's, filters by user key (its keys without the commit
+            // timestamp): MVCC point reads seek to a user key and want its versions, so a
+            // filter of whole keys (timestamp included) could never answer them.
+            let by_user_key = name == CF_WRITE;
+            block.set_whole_key_filtering(!by_user_key);
             let mut cf = Options::default();
+            if by_user_key {
+                cf.set_prefix_extractor(SliceTransform::create(
+                    "basalt.user_key",
+                    user_key_prefix,
+                    Some(has_timestamp),
+                ));
+                cf.set_memtable_prefix_bloom_ratio(0.1);
+            }
             cf.set_block_based_table_factory(&block);
             cf.set_write_buffer_size(options.write_buffer_bytes);
             cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
@@ -72,7 +86,7 @@ impl RocksEngine {
         db_options.set_keep_log_file_num(4);
         let descriptors = ALL_CFS
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, false)));
+            .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name)));
         let db = DB::open_cf_descriptors(&db_options, path, descriptors)?;
         Ok(RocksEngine { db: Arc::new(db) })
     }
@@ -85,6 +99,19 @@ impl RocksEngine {
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
         cf_handle(&self.db, name)
     }
+}
+
+/// Bytes of MVCC timestamp at the end of a write-CF key.
+const TIMESTAMP_LEN: usize = 8;
+
+/// The prefix the write CF's bloom filters are built on: the key without its timestamp.
+fn user_key_prefix(key: &[u8]) -> &[u8] {
+    &key[..key.len().saturating_sub(TIMESTAMP_LEN)]
+}
+
+/// Keys too short to carry a timestamp are kept out of the prefix filters.
+fn has_timestamp(key: &[u8]) -> bool {
+    key.len() >= TIMESTAMP_LEN
 }
 
 fn cf_handle<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily> {
@@ -101,7 +128,11 @@ fn read_options(options: IterOptions) -> ReadOptions {
         read.set_iterate_upper_bound(upper);
     }
     read.fill_cache(options.fill_cache);
-    read.set_total_order_seek(true);
+    if options.prefix_seek {
+        read.set_prefix_same_as_start(true);
+    } else {
+        read.set_total_order_seek(true);
+    }
     read
 }
 
@@ -383,5 +414,38 @@ mod tests {
         );
         assert_eq!(scan(false), 2000);
         assert!(cache_usage(&engine) > before, "a plain scan filled nothing");
+    }
+
+    #[test]
+    fn prefix_seeks_keep_to_one_user_key_in_files_and_memtable() {
+        use crate::mvcc::Key;
+        let dir = tempfile::tempdir().unwrap();
+        let version = |user: &str, ts: u64| Key::from_raw(user.as_bytes()).append_ts(ts);
+        let put = |user: &str, ts: u64| Modify::Put(CF_WRITE, version(user, ts), vec![ts as u8]);
+        // Two versions of "a" and one of "c" in a file, one more of "a" in the memtable.
+        let engine = flushed_store(dir.path(), &[put("a", 10), put("a", 20), put("c", 5)]);
+        engine.write(&[put("a", 30)], false).unwrap();
+        let snapshot = engine.snapshot();
+        let versions = |user: &str, options: IterOptions| {
+            let mut iter = snapshot.iterator_cf(CF_WRITE, options).unwrap();
+            let mut seen = Vec::new();
+            let mut valid = iter.seek(&version(user, u64::MAX)).unwrap();
+            while valid {
+                seen.push(iter.value()[0]);
+                valid = iter.next().unwrap();
+            }
+            seen
+        };
+        // Newest first (timestamps are stored inverted); a prefix seek stops at the last
+        // version of its user key, a total-order one goes on to the next key.
+        assert_eq!(versions("a", IterOptions::prefix_seek()), vec![30, 20, 10]);
+        assert_eq!(versions("a", IterOptions::default()), vec![30, 20, 10, 5]);
+        assert_eq!(versions("c", IterOptions::prefix_seek()), vec![5]);
+        assert!(versions("b", IterOptions::prefix_seek()).is_empty());
+        // Keys too short for a timestamp stay readable.
+        engine
+            .write(&[Modify::Put(CF_WRITE, b"k".to_vec(), vec![1])], false)
+            .unwrap();
+        assert_eq!(engine.get_cf(CF_WRITE, b"k").unwrap(), Some(vec![1]));
     }
 }

@@ -57,7 +57,7 @@ impl<S: Snapshot> MvccReader<S> {
         if self.write_cursor.is_none() {
             let iter = self
                 .snapshot
-                .iterator_cf(CF_WRITE, IterOptions::default())?;
+                .iterator_cf(CF_WRITE, IterOptions::prefix_seek())?;
             self.write_cursor = Some(iter);
         }
         self.write_cursor
