@@ -302,9 +302,10 @@ struct Phase {
 impl Phase {
     /// The phases in the order they run: reads after the writes they check.
     const ALL: [Phase; 12] = [
-        Phase::batched(Operation::Empty),
         Phase::unary(Operation::RawPut),
         Phase::batched(Operation::RawPut),
+        // Right before the gets, so it runs on streams as warm as theirs.
+        Phase::batched(Operation::Empty),
         Phase::unary(Operation::RawGet),
         Phase::batched(Operation::RawGet),
         Phase::unary(Operation::RawBatchGet),
