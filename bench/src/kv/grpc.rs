@@ -268,21 +268,22 @@ pub(super) struct Client {
 
 impl Client {
     pub(super) async fn run(&mut self, phase: Phase, i: u64) -> Result<(), String> {
-        if phase.operation == Operation::Empty {
-            return self.empty(i).await;
-        }
-        let entries: Vec<(Vec<u8>, Vec<u8>)> = phase
-            .numbers(i, &self.opts)
-            .into_iter()
-            .map(|n| (phase.key(n), value(n, self.opts.value_size)))
-            .collect();
+        // The keys and values operation `i` touches (an empty command touches none).
+        let opts = self.opts;
+        let entries = || -> Vec<(Vec<u8>, Vec<u8>)> {
+            phase
+                .numbers(i, &opts)
+                .into_iter()
+                .map(|n| (phase.key(n), value(n, opts.value_size)))
+                .collect()
+        };
         match phase.operation {
-            Operation::RawPut => self.raw_put(&entries[0]).await,
-            Operation::RawGet => self.raw_get(&entries[0]).await,
-            Operation::RawBatchGet => self.raw_batch_get(&entries).await,
-            Operation::TxnCommit | Operation::TxnCommitWide => self.txn_commit(entries).await,
-            Operation::TxnGet => self.txn_get(&entries[0]).await,
             Operation::Empty => self.empty(i).await,
+            Operation::RawPut => self.raw_put(&entries()[0]).await,
+            Operation::RawGet => self.raw_get(&entries()[0]).await,
+            Operation::RawBatchGet => self.raw_batch_get(&entries()).await,
+            Operation::TxnCommit | Operation::TxnCommitWide => self.txn_commit(entries()).await,
+            Operation::TxnGet => self.txn_get(&entries()[0]).await,
         }
     }
 

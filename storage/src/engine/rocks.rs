@@ -327,8 +327,7 @@ mod tests {
         assert_eq!(engine.get_cf(CF_WRITE, &[b'k', 2]).unwrap(), None);
     }
 
-    /// A store holding `batch`, flushed and reopened (so its block cache starts empty), and a
-    /// reader of its block-cache usage.
+    /// A store holding `batch`, flushed and reopened (so its block cache starts empty).
     fn flushed_store(dir: &std::path::Path, batch: &[Modify]) -> RocksEngine {
         {
             let engine = RocksEngine::open(dir, &RocksOptions::default()).unwrap();
