@@ -280,6 +280,9 @@ pub fn test_config() -> Config {
         read_timeout: Duration::from_secs(2),
         log_gc_ticks: 10,
         split_check_ticks: 10,
+        // A region written to is measured again after 1 s (the default, 600 ticks, would be
+        // 12 s here: longer than tests wait for PD to hear a new size).
+        size_check_ticks: 50,
         pd_heartbeat_ticks: 10,
         ..Config::default()
     }
