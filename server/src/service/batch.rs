@@ -2,8 +2,8 @@
 //!
 //! The response stream does the work: when the transport polls it for the next message, it
 //! reads whatever requests have arrived, runs the point and batch reads among them (`Get`,
-//! `BatchGet`, `RawGet`, `RawBatchGet`; an `Empty` probe needs no work at all) right there, and answers with every answer ready by
-//! then (up to `MAX_RESPONSES_PER_MESSAGE`) in one `BatchCommandsResponse`, each tagged with
+//! `BatchGet`, `RawGet`, `RawBatchGet`) right there, answers an `Empty` probe at once, and
+//! answers with every answer ready by then (up to `MAX_RESPONSES_PER_MESSAGE`) in one `BatchCommandsResponse`, each tagged with
 //! its request's id. A read that cannot finish at once (it waits for a raft peer or a blocking
 //! thread) is kept and polled again with the stream; every other command runs on a task of its
 //! own, so a slow write or coprocessor request holds up nothing else, and its answer joins a
@@ -86,6 +86,8 @@ enum PointRead {
 
 /// Where a request runs.
 enum Work {
+    /// Nowhere: its answer is known at once.
+    Answered(ResponseCmd),
     /// On the stream.
     Read(PointRead),
     /// On a task of its own.
@@ -99,6 +101,12 @@ impl Work {
             Some(RequestCmd::BatchGet(request)) => Work::Read(PointRead::BatchGet(request)),
             Some(RequestCmd::RawGet(request)) => Work::Read(PointRead::RawGet(request)),
             Some(RequestCmd::RawBatchGet(request)) => Work::Read(PointRead::RawBatchGet(request)),
+            // A probe of the stream itself (its `delay_time` is not honoured).
+            Some(RequestCmd::Empty(request)) => Work::Answered(ResponseCmd::Empty(Box::new(
+                tikvpb::BatchCommandsEmptyResponse {
+                    test_id: request.test_id,
+                },
+            ))),
             other => Work::Task(other),
         }
     }
@@ -144,16 +152,8 @@ impl<E: Engine> Responses<E> {
     /// Starts answering request `id`: a point read runs now (and is kept if it cannot finish
     /// yet), anything else on a task of its own.
     fn start(&mut self, id: u64, cmd: Option<RequestCmd>, cx: &mut Context<'_>) {
-        if let Some(RequestCmd::Empty(empty)) = &cmd {
-            // A probe of the stream itself: answered at once (its `delay_time` is not honoured).
-            let answer = tikvpb::BatchCommandsEmptyResponse {
-                test_id: empty.test_id,
-            };
-            self.ready
-                .push((id, Some(ResponseCmd::Empty(Box::new(answer)))));
-            return;
-        }
         match Work::of(cmd) {
+            Work::Answered(answer) => self.ready.push((id, Some(answer))),
             Work::Read(read) => {
                 let handlers = self.handlers.clone();
                 let read: Pending =
@@ -375,9 +375,6 @@ async fn dispatch<E: Engine>(
         RequestCmd::CheckSecondaryLocks(r) => {
             ResponseCmd::CheckSecondaryLocks(Box::new(handlers.kv_check_secondary_locks(*r).await))
         }
-        RequestCmd::Empty(r) => ResponseCmd::Empty(Box::new(tikvpb::BatchCommandsEmptyResponse {
-            test_id: r.test_id,
-        })),
         #[allow(unreachable_patterns)]
         _ => return None,
     })
