@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use basalt_chunk::codec::table;
-use basalt_copr::source::{scan_sorted, ScanSource, Visit};
+use basalt_copr::source::{RowKey, ScanSource, SortedScan};
 use basalt_copr::DagRunner;
 use basalt_proto::tipb;
 
@@ -13,10 +13,11 @@ use crate::dag::Query;
 use crate::lineitem::TABLE_ID;
 
 /// Rows sorted by key behind an `Arc` (a run's source is a cheap clone, unlike
-/// `MemorySource`'s owned pairs), scanned with copr's `scan_sorted`.
+/// `MemorySource`'s owned pairs), scanned with copr's `SortedScan`.
 #[derive(Clone)]
 pub struct SortedRows {
     pairs: Arc<Vec<(Vec<u8>, Vec<u8>)>>,
+    scan: SortedScan,
 }
 
 impl SortedRows {
@@ -24,20 +25,22 @@ impl SortedRows {
     pub fn new(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> SortedRows {
         SortedRows {
             pairs: Arc::new(pairs),
+            scan: SortedScan::default(),
         }
     }
 }
 
 impl ScanSource for SortedRows {
-    fn scan_each(
-        &mut self,
-        lower: &[u8],
-        upper: &[u8],
-        desc: bool,
-        limit: usize,
-        visit: Visit<'_>,
-    ) -> basalt_copr::Result<usize> {
-        scan_sorted(&self.pairs, lower, upper, desc, limit, visit)
+    fn begin_scan(&mut self, lower: &[u8], upper: &[u8], desc: bool) -> basalt_copr::Result<()> {
+        self.scan = SortedScan::begin(&self.pairs, lower, upper, desc);
+        Ok(())
+    }
+
+    fn scan_next<F>(&mut self, limit: usize, visit: F) -> basalt_copr::Result<usize>
+    where
+        F: FnMut(RowKey<'_>, &[u8]) -> basalt_copr::Result<()>,
+    {
+        self.scan.next(&self.pairs, limit, visit)
     }
 }
 

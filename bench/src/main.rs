@@ -9,6 +9,8 @@
 //!   (the compute limit). Every path's answer is checked against the plain loop's.
 //! - KV: raw and transactional operations through gRPC next to RocksDB in-process.
 //! - Scaling: the pushed-down queries at several scale factors, as a table and a PNG.
+//! - The user's path: TPC-H written through transactions by the SQL front's loader, some rows
+//!   updated and deleted, and queries asked through the SQL front (`user_path`).
 //!
 //! ```text
 //! cargo build --release -p basalt-server -p basalt-bench
@@ -30,6 +32,7 @@ mod report;
 mod server;
 #[cfg(test)]
 mod testing;
+mod user_path;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -61,6 +64,13 @@ struct Flags {
     /// Scale factors of the scaling run, comma-separated; empty skips it.
     #[arg(long, default_value = "0.1,0.3,1,3")]
     scaling: String,
+    /// Scale factors of the user's path (TPC-H loaded by transactions through the SQL front,
+    /// queried through it), comma-separated; empty skips it.
+    #[arg(long, default_value = "0.01,0.1")]
+    user_path: String,
+    /// Only run the user's path (`--user-path`) and print its table.
+    #[arg(long)]
+    user_path_only: bool,
     /// Skip DuckDB.
     #[arg(long)]
     skip_duckdb: bool,
@@ -456,10 +466,8 @@ fn main() {
     }
 }
 
-fn scaling_factors(flags: &Flags) -> Result<Vec<f64>, String> {
-    flags
-        .scaling
-        .split(',')
+fn scale_factors(list: &str) -> Result<Vec<f64>, String> {
+    list.split(',')
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
             s.trim()
@@ -467,6 +475,16 @@ fn scaling_factors(flags: &Flags) -> Result<Vec<f64>, String> {
                 .map_err(|_| format!("scale factor {s:?}"))
         })
         .collect()
+}
+
+/// The user's path at each of `--user-path`'s scale factors.
+async fn user_path_runs(flags: &Flags) -> Result<Vec<user_path::UserPathRun>, String> {
+    let work_dir = flags.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let mut runs = Vec::new();
+    for sf in scale_factors(&flags.user_path)? {
+        runs.push(user_path::run(sf, flags.runs, threads(flags).server, &work_dir).await?);
+    }
+    Ok(runs)
 }
 
 /// The queries `--query` selects (all by default).
@@ -515,7 +533,12 @@ async fn run(flags: &Flags) -> Result<(), String> {
     if flags.executors_only {
         return executors_only(flags);
     }
-    let factors = scaling_factors(flags)?;
+    if flags.user_path_only {
+        let markdown = user_path::render(&user_path_runs(flags).await?);
+        println!("{markdown}");
+        return Ok(());
+    }
+    let factors = scale_factors(&flags.scaling)?;
     let (mut main_run, kv_report) = analytic(flags, flags.sf, true, !flags.skip_kv).await?;
     if !flags.skip_duckdb {
         add_duckdb(&mut main_run, flags)?;
@@ -528,7 +551,11 @@ async fn run(flags: &Flags) -> Result<(), String> {
         let (run, _) = analytic(flags, sf, false, false).await?;
         scaling.push(run);
     }
-    let markdown = render(flags, &main_run, kv_report.as_deref(), &mut scaling)?;
+    let user_runs = user_path_runs(flags).await?;
+    let mut markdown = render(flags, &main_run, kv_report.as_deref(), &mut scaling)?;
+    if !user_runs.is_empty() {
+        markdown.push_str(&user_path::render(&user_runs));
+    }
     println!("{markdown}");
     std::fs::create_dir_all(&flags.out).map_err(|e| format!("{}: {e}", flags.out.display()))?;
     let path = flags.out.join("latest.md");

@@ -25,8 +25,12 @@ pub struct CopRequest {
     pub start_ts: u64,
     /// Key ranges `[start, end)` (empty end: unbounded), user keys.
     pub ranges: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Rows per page (0: no paging, one response per region).
+    /// Rows of a region's first page (0: no paging, one response per region).
     pub paging_size: u64,
+    /// With paging, each later page of a region asks twice the rows of the one before, up to
+    /// this many (as TiDB grows its pages), so small reads stay cheap and large ones make few
+    /// calls, none of them long. At or below `paging_size`: every page asks `paging_size`.
+    pub max_paging_size: u64,
     /// Region requests in flight at once (0 counts as 1).
     pub concurrency: usize,
 }
@@ -200,6 +204,7 @@ impl Cluster {
         let mut pending = VecDeque::from([task]);
         let mut retry = RegionRetry::new();
         let mut wait = LockWait::for_read(request.start_ts);
+        let mut paging_size = request.paging_size;
         while let Some(task) = pending.pop_front() {
             let message = coprocessor::Request {
                 tp: request.tp,
@@ -213,7 +218,7 @@ impl Cluster {
                         end: end.clone(),
                     })
                     .collect(),
-                paging_size: request.paging_size,
+                paging_size,
                 ..Default::default()
             };
             let response = match self
@@ -242,9 +247,13 @@ impl Cluster {
                 region_id: task.region.id(),
                 data: response.data,
             });
-            if request.paging_size == 0 {
+            if paging_size == 0 {
                 continue;
             }
+            paging_size = request
+                .max_paging_size
+                .min(paging_size.saturating_mul(2))
+                .max(paging_size);
             if let Some(covered) = response.range {
                 let rest = remaining(&task.ranges, &covered, desc);
                 if rest == task.ranges {

@@ -92,6 +92,7 @@ async fn stale_epochs_are_refreshed_from_the_store() {
             start_ts: cluster.timestamp().await.unwrap(),
             ranges: vec![(b"t".to_vec(), b"u".to_vec())],
             paging_size: 0,
+            max_paging_size: 0,
             concurrency: 1,
         })
         .await

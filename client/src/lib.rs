@@ -156,6 +156,7 @@ mod tests {
             start_ts: 1,
             ranges: Vec::new(),
             paging_size: 0,
+            max_paging_size: 0,
             concurrency: 1,
         }));
         assert_send(&snapshot.get(b"k"));

@@ -405,6 +405,7 @@ mod coprocessor {
             start_ts,
             ranges,
             paging_size: 0,
+            max_paging_size: 0,
             concurrency: 2,
         }
     }
@@ -514,13 +515,25 @@ mod coprocessor {
 
         let paged = CopRequest {
             paging_size: 30,
-            ..whole
+            ..whole.clone()
         };
         let pages = within(cluster.coprocessor(paged)).await.unwrap();
         assert!(pages.len() >= 4, "{} pages", pages.len());
         let region_id = responses[0].region_id;
         assert!(pages.iter().all(|page| page.region_id == region_id));
         assert_eq!(ids(&pages[0]).len(), 30);
+        let all: Vec<i64> = pages.iter().flat_map(ids).collect();
+        assert_eq!(all, expected);
+
+        // Growing pages: 20 rows, then 40, then the 40 left (capped at 50).
+        let growing = CopRequest {
+            paging_size: 20,
+            max_paging_size: 50,
+            ..whole
+        };
+        let pages = within(cluster.coprocessor(growing)).await.unwrap();
+        let sizes: Vec<usize> = pages.iter().map(|page| ids(page).len()).collect();
+        assert_eq!(sizes, vec![20, 40, 40]);
         let all: Vec<i64> = pages.iter().flat_map(ids).collect();
         assert_eq!(all, expected);
     }

@@ -4,13 +4,9 @@
 //! `Response.locked`.
 
 use basalt_storage::engine::Snapshot;
-use basalt_storage::mvcc::{self, Key, ScanOptions};
+use basalt_storage::mvcc::{Key, MvccScanner, ScanOptions};
 
-use crate::error::Result;
-
-/// What a scan hands each visible pair to: the key and the row value, borrowed for the call
-/// only. An error stops the scan.
-pub type Visit<'a> = &'a mut dyn FnMut(RowKey<'_>, &[u8]) -> Result<()>;
+use crate::error::{Error, Result};
 
 /// A scanned pair's key: the user key, or its memcomparable encoding as stored (decoded only
 /// by visitors that need it).
@@ -38,35 +34,20 @@ impl<'a> RowKey<'a> {
     }
 }
 
-/// Reads visible rows of the request's snapshot.
+/// Reads visible rows of the request's snapshot, one range at a time, a batch at a time: a
+/// scan begun on a range keeps its place between batches, so reading a range in many batches
+/// costs what reading it at once does.
 pub trait ScanSource: Send {
-    /// Hands up to `limit` pairs of `[lower, upper)` (user keys; empty `upper` = unbounded) to
-    /// `visit`, from the low end, or from the high end when `desc`; answers how many.
-    fn scan_each(
-        &mut self,
-        lower: &[u8],
-        upper: &[u8],
-        desc: bool,
-        limit: usize,
-        visit: Visit<'_>,
-    ) -> Result<usize>;
+    /// Starts reading `[lower, upper)` (user keys; empty `upper` = unbounded) from the low end,
+    /// or from the high end when `desc`, in place of any scan in progress.
+    fn begin_scan(&mut self, lower: &[u8], upper: &[u8], desc: bool) -> Result<()>;
 
-    /// Up to `limit` pairs, collected.
-    fn scan(
-        &mut self,
-        lower: &[u8],
-        upper: &[u8],
-        desc: bool,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut pairs = Vec::new();
-        let mut buf = Vec::new();
-        self.scan_each(lower, upper, desc, limit, &mut |key, value| {
-            pairs.push((key.user_key(&mut buf)?.to_vec(), value.to_vec()));
-            Ok(())
-        })?;
-        Ok(pairs)
-    }
+    /// Hands up to `limit` more pairs of the scan begun last to `visit` (the key and the row
+    /// value, borrowed for the call only); answers how many. Fewer than `limit` means the
+    /// range is done. An error from `visit` stops the scan and is returned.
+    fn scan_next<F>(&mut self, limit: usize, visit: F) -> Result<usize>
+    where
+        F: FnMut(RowKey<'_>, &[u8]) -> Result<()>;
 }
 
 /// A `ScanSource` over an MVCC snapshot.
@@ -75,6 +56,7 @@ pub struct SnapshotSource<S: Snapshot> {
     start_ts: u64,
     locks: LockPolicy,
     not_fill_cache: bool,
+    scan: Option<MvccScanner<S>>,
 }
 
 /// Which locks a coprocessor read respects, from the request's context.
@@ -96,6 +78,7 @@ impl<S: Snapshot + Clone> SnapshotSource<S> {
             start_ts,
             locks,
             not_fill_cache: false,
+            scan: None,
         }
     }
 
@@ -108,18 +91,11 @@ impl<S: Snapshot + Clone> SnapshotSource<S> {
 }
 
 impl<S: Snapshot + Clone + Send> ScanSource for SnapshotSource<S> {
-    fn scan_each(
-        &mut self,
-        lower: &[u8],
-        upper: &[u8],
-        desc: bool,
-        limit: usize,
-        visit: Visit<'_>,
-    ) -> Result<usize> {
+    fn begin_scan(&mut self, lower: &[u8], upper: &[u8], desc: bool) -> Result<()> {
         let options = ScanOptions {
             lower: lower.to_vec(),
             upper: upper.to_vec(),
-            limit,
+            limit: usize::MAX,
             read_ts: self.start_ts,
             key_only: false,
             reverse: desc,
@@ -127,72 +103,113 @@ impl<S: Snapshot + Clone + Send> ScanSource for SnapshotSource<S> {
             ignore_locks: self.locks.ignore_all,
             access_locks: self.locks.access.clone(),
             not_fill_cache: self.not_fill_cache,
+            // A blocking lock fails the whole request (`Response.locked`) whichever key it is
+            // on, so locks are read once per batch over the keys it covered.
+            check_locks_per_batch: true,
         };
-        // The visitor's own errors cross the storage layer as a marker and come back whole.
-        let mut failure = None;
-        let scanned = mvcc::scan_each(self.snapshot.clone(), &options, &mut |key, value| {
+        self.scan = Some(MvccScanner::new(self.snapshot.clone(), options)?);
+        Ok(())
+    }
+
+    fn scan_next<F>(&mut self, limit: usize, mut visit: F) -> Result<usize>
+    where
+        F: FnMut(RowKey<'_>, &[u8]) -> Result<()>,
+    {
+        let scan = self
+            .scan
+            .as_mut()
+            .ok_or_else(|| Error::InvalidDag("scan_next before begin_scan".into()))?;
+        scan.next_batch(limit, |key: &Key, value| {
             // A lock that blocks the reader fails the request (`Response.locked`).
-            let value = value?;
-            visit(RowKey::Encoded(key), value).map_err(|err| {
-                failure = Some(err);
-                basalt_storage::Error::Closed
-            })
-        });
-        match (scanned, failure) {
-            (_, Some(err)) => Err(err),
-            (Ok(scanned), None) => Ok(scanned),
-            (Err(err), None) => Err(err.into()),
-        }
+            visit(RowKey::Encoded(key), value?)
+        })
     }
 }
 
 /// A `ScanSource` over sorted in-memory pairs, for executor tests.
 #[derive(Debug, Clone, Default)]
 pub struct MemorySource {
-    /// The pairs, sorted by key.
+    /// The pairs, sorted by key (a test may change them before scanning).
     pub pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    scan: SortedScan,
+}
+
+impl MemorySource {
+    /// A source over `pairs`, sorted by key.
+    pub fn new(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
+        MemorySource {
+            pairs,
+            scan: SortedScan::default(),
+        }
+    }
 }
 
 impl ScanSource for MemorySource {
-    fn scan_each(
-        &mut self,
-        lower: &[u8],
-        upper: &[u8],
-        desc: bool,
-        limit: usize,
-        visit: Visit<'_>,
-    ) -> Result<usize> {
-        scan_sorted(&self.pairs, lower, upper, desc, limit, visit)
+    fn begin_scan(&mut self, lower: &[u8], upper: &[u8], desc: bool) -> Result<()> {
+        self.scan = SortedScan::begin(&self.pairs, lower, upper, desc);
+        Ok(())
+    }
+
+    fn scan_next<F>(&mut self, limit: usize, visit: F) -> Result<usize>
+    where
+        F: FnMut(RowKey<'_>, &[u8]) -> Result<()>,
+    {
+        self.scan.next(&self.pairs, limit, visit)
     }
 }
 
-/// Hands up to `limit` pairs of `pairs` (sorted by key) in `[lower, upper)` (empty `upper` =
-/// unbounded) to `visit`, from the low end or, when `desc`, the high end. The range is found
-/// by binary search, so a scan costs its rows, not the whole slice.
-pub fn scan_sorted(
-    pairs: &[(Vec<u8>, Vec<u8>)],
-    lower: &[u8],
-    upper: &[u8],
+/// A scan in progress over pairs sorted by key: the positions still to read, `[next, end)`,
+/// read from the low end or, when `desc`, from the high end. The range is found by binary
+/// search, so a scan costs its rows, not the whole slice.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SortedScan {
+    next: usize,
+    end: usize,
     desc: bool,
-    limit: usize,
-    visit: Visit<'_>,
-) -> Result<usize> {
-    let start = pairs.partition_point(|(key, _)| key.as_slice() < lower);
-    let end = if upper.is_empty() {
-        pairs.len()
-    } else {
-        pairs.partition_point(|(key, _)| key.as_slice() < upper)
-    };
-    let inside = pairs.get(start..end.max(start)).unwrap_or_default();
-    let mut visited = 0;
-    let mut each = |(key, value): &(Vec<u8>, Vec<u8>)| {
-        visited += 1;
-        visit(RowKey::Raw(key), value)
-    };
-    if desc {
-        inside.iter().rev().take(limit).try_for_each(&mut each)?;
-    } else {
-        inside.iter().take(limit).try_for_each(&mut each)?;
+}
+
+impl SortedScan {
+    /// Starts reading the pairs of `pairs` (sorted by key) in `[lower, upper)` (empty `upper` =
+    /// unbounded).
+    pub fn begin<V>(pairs: &[(Vec<u8>, V)], lower: &[u8], upper: &[u8], desc: bool) -> Self {
+        let start = pairs.partition_point(|(key, _)| key.as_slice() < lower);
+        let end = if upper.is_empty() {
+            pairs.len()
+        } else {
+            pairs.partition_point(|(key, _)| key.as_slice() < upper)
+        };
+        SortedScan {
+            next: start,
+            end: end.max(start),
+            desc,
+        }
     }
-    Ok(visited)
+
+    /// Hands up to `limit` more pairs of `pairs` (the slice `begin` saw) to `visit`.
+    pub fn next<V: AsRef<[u8]>, F>(
+        &mut self,
+        pairs: &[(Vec<u8>, V)],
+        limit: usize,
+        mut visit: F,
+    ) -> Result<usize>
+    where
+        F: FnMut(RowKey<'_>, &[u8]) -> Result<()>,
+    {
+        let take = limit.min(self.end - self.next);
+        let chunk = if self.desc {
+            self.end -= take;
+            pairs.get(self.end..self.end + take)
+        } else {
+            self.next += take;
+            pairs.get(self.next - take..self.next)
+        }
+        .unwrap_or_default();
+        let mut each = |(key, value): &(Vec<u8>, V)| visit(RowKey::Raw(key), value.as_ref());
+        if self.desc {
+            chunk.iter().rev().try_for_each(&mut each)?;
+        } else {
+            chunk.iter().try_for_each(&mut each)?;
+        }
+        Ok(chunk.len())
+    }
 }

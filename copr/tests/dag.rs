@@ -27,7 +27,7 @@ fn source(rows: &[(i64, f64, Option<&str>)]) -> MemorySource {
         pairs.push((table::encode_row_key(TABLE, &Handle::Int(id)), row));
     }
     pairs.sort();
-    MemorySource { pairs }
+    MemorySource::new(pairs)
 }
 
 fn full_range() -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -404,7 +404,7 @@ fn index_scans_recover_handles_and_restored_values() {
     encode_key(&mut datums, &Datum::Bytes(b"AB".to_vec())).unwrap();
     pairs.push((table::encode_index_key(TABLE, 3, &datums), unique_value));
     pairs.sort();
-    let source = MemorySource { pairs };
+    let source = MemorySource::new(pairs);
 
     let index_scan = |index_id: i64, columns: Vec<tipb::ColumnInfo>, desc: bool| tipb::Executor {
         tp: Some(ExecType::TypeIndexScan as i32),
@@ -504,7 +504,7 @@ fn index_scans_of_clustered_tables_decode_the_common_handle() {
         pairs.push((table::encode_index_key(TABLE, 5, &indexed), value));
     }
     pairs.sort();
-    let source = MemorySource { pairs };
+    let source = MemorySource::new(pairs);
     let types = [
         FieldType::new(FieldTypeTp::LongLong),
         FieldType::new(FieldTypeTp::VarString),
@@ -641,7 +641,7 @@ fn clustered_common_handle_tables() {
         ..Default::default()
     };
     let request = dag(vec![scan], vec![0, 1, 2]);
-    let response = run(&request, MemorySource { pairs }).unwrap();
+    let response = run(&request, MemorySource::new(pairs)).unwrap();
     let types = [
         FieldType::new(FieldTypeTp::VarString),
         FieldType::new(FieldTypeTp::LongLong),

@@ -113,7 +113,7 @@ fn source(rows: &[Row]) -> MemorySource {
         pairs.push((table::encode_row_key(TABLE, &Handle::Int(row.id)), bytes));
     }
     pairs.sort();
-    MemorySource { pairs }
+    MemorySource::new(pairs)
 }
 
 fn scan() -> tipb::Executor {

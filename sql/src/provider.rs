@@ -45,6 +45,13 @@ use crate::pushdown::{filter_to_tipb, ColumnResolver};
 const REQ_TYPE_DAG: i64 = 103;
 /// Regions asked at the same time by one scan.
 const REGION_CONCURRENCY: usize = 4;
+/// Rows a region's first coprocessor call may scan; each later call of the region scans twice
+/// as many, up to `MAX_PAGE_ROWS`. A region of any size is read in calls of bounded length
+/// (an unpaged call over a large region ran past the client's timeout), and small reads stay
+/// one call.
+const FIRST_PAGE_ROWS: u64 = 4096;
+/// The most rows one coprocessor call scans (see `FIRST_PAGE_ROWS`).
+const MAX_PAGE_ROWS: u64 = 65536;
 
 /// A Basalt table for DataFusion.
 #[derive(Debug)]
@@ -522,7 +529,8 @@ impl ExecutionPlan for BasaltScanExec {
                         data: data.to_vec(),
                         start_ts,
                         ranges: vec![range],
-                        paging_size: 0,
+                        paging_size: FIRST_PAGE_ROWS,
+                        max_paging_size: MAX_PAGE_ROWS,
                         concurrency: 1,
                     };
                     let responses = cluster.coprocessor(request).await.map_err(Error::from)?;

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
-use crate::source::{ScanSource, Visit};
+use crate::source::{RowKey, ScanSource};
 
 /// Where a paged scan stopped: the part of the key space it covered, `[start, end)`, so the
 /// client can resume after it (`coprocessor.Response.range`). `None` while the scan finished.
@@ -23,6 +23,8 @@ pub struct RangeCursor {
     /// The outer bound of the first range read (its start going up, its end going down).
     origin: Vec<u8>,
     progress: Option<PageProgress>,
+    /// Whether the range in front is being read (`ScanSource::begin_scan` called for it).
+    begun: bool,
 }
 
 impl RangeCursor {
@@ -51,6 +53,7 @@ impl RangeCursor {
             budget,
             origin,
             progress,
+            begun: false,
         }
     }
 
@@ -81,20 +84,20 @@ impl RangeCursor {
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut pairs = Vec::new();
         let mut buf = Vec::new();
-        self.read_each(source, limit, &mut |key, value| {
+        self.read_each(source, limit, |key, value| {
             pairs.push((key.user_key(&mut buf)?.to_vec(), value.to_vec()));
             Ok(())
         })?;
         Ok(pairs)
     }
 
-    /// Hands up to `limit` pairs from `source` to `visit`; answers how many.
-    pub fn read_each<S: ScanSource>(
-        &mut self,
-        source: &mut S,
-        limit: usize,
-        visit: Visit<'_>,
-    ) -> Result<usize> {
+    /// Hands up to `limit` pairs from `source` to `visit`; answers how many. The scan of the
+    /// range in front stays open in `source` from one call to the next.
+    pub fn read_each<S, F>(&mut self, source: &mut S, limit: usize, mut visit: F) -> Result<usize>
+    where
+        S: ScanSource,
+        F: FnMut(RowKey<'_>, &[u8]) -> Result<()>,
+    {
         let limit = self.budget.map_or(limit, |budget| limit.min(budget));
         let mut read = 0;
         let mut last = Vec::new();
@@ -102,10 +105,15 @@ impl RangeCursor {
             let Some((lower, upper)) = self.ranges.front_mut() else {
                 break;
             };
+            if !self.begun {
+                source.begin_scan(lower, upper, self.desc)?;
+                self.begun = true;
+            }
             let want = limit - read;
-            // Only a range that yields all `want` rows is resumed: its last key is kept.
+            // Only a range that yields all `want` rows goes on: its last key is kept, so a
+            // page that ends here can say where it stopped.
             let mut seen = 0;
-            let got = source.scan_each(lower, upper, self.desc, want, &mut |key, value| {
+            let got = source.scan_next(want, |key, value| {
                 seen += 1;
                 if seen == want {
                     let mut buf = Vec::new();
@@ -116,7 +124,7 @@ impl RangeCursor {
                 visit(key, value)
             })?;
             if got == want {
-                // Resume after the last key: just above it going up, at it (exclusive) going down.
+                // The rest of the range: just above the last key going up, below it going down.
                 if self.desc {
                     upper.clone_from(&last);
                 } else {
@@ -127,6 +135,7 @@ impl RangeCursor {
             read += got;
             if got < want {
                 self.ranges.pop_front();
+                self.begun = false;
             }
         }
         if let Some(budget) = self.budget.as_mut() {

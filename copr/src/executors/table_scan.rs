@@ -184,7 +184,7 @@ impl<S: ScanSource> BatchExecutor for TableScanExecutor<S> {
         let mut user_key = Vec::new();
         let count = self
             .ranges
-            .read_each(&mut self.source, want, &mut |key, value| {
+            .read_each(&mut self.source, want, |key, value| {
                 if wants_handle {
                     match table::decode_row_key(key.user_key(&mut user_key)?, false)? {
                         (_, Handle::Int(handle)) => handles.push(Some(handle)),

@@ -396,11 +396,15 @@ mod tests {
                 ..ScanOptions::default()
             };
             let mut values = 0;
-            scan_each(engine.snapshot(), &options, &mut |_, value| {
-                assert_eq!(value.unwrap(), &[b'v'; 100]);
-                values += 1;
-                Ok(())
-            })
+            scan_each(
+                engine.snapshot(),
+                &options,
+                |_: &Key, value: crate::Result<&[u8]>| {
+                    assert_eq!(value.unwrap(), &[b'v'; 100]);
+                    values += 1;
+                    Ok::<(), crate::Error>(())
+                },
+            )
             .unwrap();
             values
         };
@@ -413,6 +417,93 @@ mod tests {
         );
         assert_eq!(scan(false), 2000);
         assert!(cache_usage(&engine) > before, "a plain scan filled nothing");
+    }
+
+    /// Tombstones the lock column family's iterators skipped while `read` ran on this thread.
+    fn lock_tombstones_skipped(read: impl FnOnce()) -> u64 {
+        use rocksdb::perf::{set_perf_stats, PerfContext, PerfMetric, PerfStatsLevel};
+        set_perf_stats(PerfStatsLevel::EnableCount);
+        let mut context = PerfContext::default();
+        context.reset();
+        read();
+        let skipped = context.metric(PerfMetric::InternalDeleteSkippedCount);
+        set_perf_stats(PerfStatsLevel::Disable);
+        skipped
+    }
+
+    #[test]
+    fn a_scan_read_in_batches_walks_the_lock_tombstones_once() {
+        use crate::mvcc::{Key, MvccScanner, ScanOptions, Write, WriteType};
+        // What transactions leave behind: each key committed, its lock put and then deleted
+        // (a tombstone in the lock CF until compaction drops it).
+        const KEYS: u64 = 2000;
+        let dir = tempfile::tempdir().unwrap();
+        let engine = RocksEngine::open(dir.path(), &RocksOptions::default()).unwrap();
+        for i in 0..KEYS {
+            let key = Key::from_raw(format!("row{i:05}").as_bytes());
+            let write = Write::new(WriteType::Put, 10, Some(b"v".to_vec()));
+            engine
+                .write(
+                    &[
+                        Modify::Put(CF_LOCK, key.as_encoded().to_vec(), b"lock".to_vec()),
+                        Modify::Put(CF_WRITE, key.append_ts(20), write.to_bytes()),
+                    ],
+                    false,
+                )
+                .unwrap();
+            engine
+                .write(&[Modify::Delete(CF_LOCK, key.as_encoded().to_vec())], false)
+                .unwrap();
+        }
+        for per_batch in [false, true] {
+            let options = ScanOptions {
+                lower: b"row".to_vec(),
+                upper: b"rox".to_vec(),
+                read_ts: 30,
+                check_locks_per_batch: per_batch,
+                ..ScanOptions::default()
+            };
+            let mut rows = 0;
+            let skipped = lock_tombstones_skipped(|| {
+                let mut scanner = MvccScanner::new(engine.snapshot(), options).unwrap();
+                while scanner
+                    .next_batch(16, |_, value| value.map(|_| rows += 1))
+                    .unwrap()
+                    == 16
+                {}
+            });
+            assert_eq!(rows, KEYS);
+            // Once through the range.
+            assert!(
+                skipped <= 2 * KEYS,
+                "per batch {per_batch}: {skipped} tombstones skipped for {KEYS} keys"
+            );
+        }
+        // What the coprocessor did before: a new scanner per batch, resumed after the last key,
+        // walks the lock tombstones from each batch's start to the range's end (about
+        // KEYS² / 32 here).
+        let mut lower = b"row".to_vec();
+        let skipped = lock_tombstones_skipped(|| loop {
+            let options = ScanOptions {
+                lower: lower.clone(),
+                upper: b"rox".to_vec(),
+                read_ts: 30,
+                ..ScanOptions::default()
+            };
+            let mut scanner = MvccScanner::new(engine.snapshot(), options).unwrap();
+            let mut last = None;
+            let got = scanner
+                .next_batch(16, |key: &Key, _| {
+                    last = Some(key.to_raw()?);
+                    Ok::<(), crate::Error>(())
+                })
+                .unwrap();
+            match last {
+                Some(key) if got == 16 => lower = [key, vec![0]].concat(),
+                _ => break,
+            }
+        });
+        assert!(skipped > 20 * KEYS, "{skipped}");
     }
 
     #[test]

@@ -11,6 +11,6 @@ mod write;
 pub use key::Key;
 pub use lock::{physical_ms, Lock, LockType, SHORT_VALUE_MAX_LEN};
 pub use reader::{check_lock_conflict, MvccReader, TxnCommitRecord};
-pub use scanner::{scan, scan_each, ScanOptions, ScanVisit, ScannedEntry};
+pub use scanner::{scan, scan_each, MvccScanner, ScanOptions, ScannedEntry};
 pub use txn::MvccTxn;
 pub use write::{Write, WriteRef, WriteType};

@@ -529,6 +529,73 @@ fn scan_sees_visible_versions_and_reports_locks() {
     );
 }
 
+/// Reads `[a, z)` at `read_ts` in batches of `batch` through one `MvccScanner` checking locks
+/// per batch: the visible keys, or the first error.
+fn scan_in_batches(
+    f: &Fixture,
+    read_ts: u64,
+    batch: usize,
+    bypass_locks: Vec<u64>,
+) -> crate::Result<Vec<Vec<u8>>> {
+    let options = ScanOptions {
+        lower: b"a".to_vec(),
+        upper: b"z".to_vec(),
+        read_ts,
+        bypass_locks,
+        check_locks_per_batch: true,
+        ..Default::default()
+    };
+    let mut scanner = crate::mvcc::MvccScanner::new(f.engine.snapshot(), options)?;
+    let mut keys = Vec::new();
+    loop {
+        let got = scanner.next_batch(batch, |key: &Key, value: crate::Result<&[u8]>| {
+            value?;
+            keys.push(key.to_raw()?);
+            Ok::<(), Error>(())
+        })?;
+        if got < batch {
+            return Ok(keys);
+        }
+    }
+}
+
+#[test]
+fn batches_checking_locks_per_batch_fail_on_any_blocking_lock_they_cover() {
+    let f = Fixture::new();
+    for (index, key) in [b"a", b"b", b"c", b"d", b"f"].iter().enumerate() {
+        let start = 10 + index as u64 * 2;
+        f.must_prewrite_put(*key, key.as_slice(), *key, start);
+        f.must_commit(*key, start, start + 1);
+    }
+    // A lock on "c" (which has a committed version) at 40, and one on "e" (which has none,
+    // an insert in progress) at 45.
+    f.must_prewrite_put(b"c", b"new", b"c", 40);
+    f.must_prewrite_put(b"e", b"new", b"e", 45);
+    let all: Vec<Vec<u8>> = [b"a", b"b", b"c", b"d", b"f"]
+        .iter()
+        .map(|key| key.to_vec())
+        .collect();
+    for batch in [1, 2, 3, 4, 5, 100] {
+        // Below both locks nothing blocks, whatever the batch boundaries.
+        assert_eq!(scan_in_batches(&f, 35, batch, Vec::new()).unwrap(), all);
+        // Above "c"'s lock the read fails however the batches fall around "c".
+        let err = scan_in_batches(&f, 42, batch, Vec::new()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Txn(TxnError::KeyIsLocked(lock, key)) if lock.ts == 40 && key.as_slice() == b"c"),
+            "batch {batch}: {err:?}"
+        );
+        // Above both, with "c"'s transaction resolved, the lock on "e" (no write under it)
+        // still fails the read, found after "d" or at the range's end.
+        let err = scan_in_batches(&f, 50, batch, vec![40]).unwrap_err();
+        assert!(
+            matches!(&err, Error::Txn(TxnError::KeyIsLocked(lock, key)) if lock.ts == 45 && key.as_slice() == b"e"),
+            "batch {batch}: {err:?}"
+        );
+        // With both resolved the read sees the committed versions.
+        assert_eq!(scan_in_batches(&f, 50, batch, vec![40, 45]).unwrap(), all);
+    }
+}
+
 #[test]
 fn scan_reads_through_locks_of_committed_transactions() {
     let f = Fixture::new();
