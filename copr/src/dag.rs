@@ -1,5 +1,5 @@
 //! Running a `tipb.DAGRequest`: building the executor pipeline from the leaf-first `executors`
-//! list (or the `root_executor` tree), pulling batches that grow from 32 to 1024 rows, and
+//! list (or the `root_executor` tree), pulling batches that grow from 32 to 8192 rows, and
 //! encoding the output columns as TiDB chunks (or datum rows) into a `SelectResponse` with
 //! warnings and, when asked, per-executor execution summaries.
 
@@ -27,7 +27,7 @@ pub type CoveredRange = (Vec<u8>, Vec<u8>);
 /// First batch size.
 pub const INITIAL_BATCH_ROWS: usize = 32;
 /// Largest batch size.
-pub const MAX_BATCH_ROWS: usize = 1024;
+pub const MAX_BATCH_ROWS: usize = 8192;
 /// The most executors a DAG may chain.
 pub const MAX_EXECUTORS: usize = 64;
 

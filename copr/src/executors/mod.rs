@@ -3,7 +3,7 @@
 //!   physical rows that are part of the result, in order. Filters only shorten `logical_rows`;
 //!   they never copy column data.
 //! - `drained` says the executor has nothing more; a drained batch may still hold rows.
-//! - `scan_rows` is a hint for how many rows the leaf should read; it grows from 32 to 1024.
+//! - `scan_rows` is a hint for how many rows the leaf should read; it grows from 32 to 8192.
 
 mod aggregation;
 mod index_scan;
