@@ -138,8 +138,9 @@ enum LockCheck<I: EngineIterator> {
     Ignored,
     /// A lock cursor merged with the write cursor, key by key.
     PerKey(Cursor<I>),
-    /// The lock column family is read over each batch's keys, from this encoded key on.
-    PerBatch { from: Vec<u8> },
+    /// The lock column family is read over each batch's keys, from this encoded key on
+    /// (`None`: checked to the range's end).
+    PerBatch { from: Option<Vec<u8>> },
 }
 
 impl<S: Snapshot> MvccScanner<S> {
@@ -164,7 +165,7 @@ impl<S: Snapshot> MvccScanner<S> {
         let locks = if options.ignore_locks {
             LockCheck::Ignored
         } else if per_batch {
-            LockCheck::PerBatch { from: lower }
+            LockCheck::PerBatch { from: Some(lower) }
         } else {
             LockCheck::PerKey(Cursor::start(
                 snapshot.iterator_cf(CF_LOCK, bounds)?,
@@ -255,7 +256,7 @@ impl<S: Snapshot> MvccScanner<S> {
     /// covered (from where the previous check ended up to the key the write cursor now sits
     /// on, or to the range's end), failing on the first lock that blocks the reader.
     fn check_batch_locks(&mut self) -> Result<()> {
-        let LockCheck::PerBatch { from } = &mut self.locks else {
+        let LockCheck::PerBatch { from: Some(from) } = &mut self.locks else {
             return Ok(());
         };
         let to = if self.writes.valid {
@@ -263,7 +264,7 @@ impl<S: Snapshot> MvccScanner<S> {
         } else {
             self.upper.clone()
         };
-        if !to.is_empty() && to.as_slice() <= from.as_slice() {
+        if self.writes.valid && to.as_slice() <= from.as_slice() {
             return Ok(());
         }
         let bounds = IterOptions::bounded(from, &to).fill_cache(!self.options.not_fill_cache);
@@ -280,7 +281,9 @@ impl<S: Snapshot> MvccScanner<S> {
             )?;
             valid = locks.next()?;
         }
-        *from = to;
+        self.locks = LockCheck::PerBatch {
+            from: self.writes.valid.then_some(to),
+        };
         Ok(())
     }
 

@@ -554,6 +554,9 @@ fn scan_in_batches(
             Ok::<(), Error>(())
         })?;
         if got < batch {
+            // A finished scan stays finished.
+            let more = scanner.next_batch(batch, |_: &Key, _| Ok::<(), Error>(()))?;
+            assert_eq!(more, 0);
             return Ok(keys);
         }
     }
