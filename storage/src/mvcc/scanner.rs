@@ -217,21 +217,7 @@ impl<S: Snapshot> MvccScanner<S> {
             let key = Key::from_encoded(std::mem::take(&mut self.encoded));
             if self.options.reverse {
                 skip_versions(&mut self.writes, &key)?;
-                let found = if self.options.key_only {
-                    self.value.clear();
-                    self.reader
-                        .get_write(&key, self.options.read_ts)?
-                        .is_some_and(|(_, write)| write.write_type == WriteType::Put)
-                } else {
-                    match self.reader.get_value(&key, self.options.read_ts)? {
-                        Some(found) => {
-                            self.value = found;
-                            true
-                        }
-                        None => false,
-                    }
-                };
-                if found {
+                if visible_by_seek(&mut self.reader, &key, &self.options, &mut self.value)? {
                     visited += 1;
                     visit(&key, Ok(&self.value))?;
                 }
@@ -396,19 +382,7 @@ impl<S: Snapshot> MvccScanner<S> {
                 None => {
                     let found = match stepped {
                         Some(found) => found,
-                        None if options.key_only => {
-                            value.clear();
-                            reader
-                                .get_write(&key, options.read_ts)?
-                                .is_some_and(|(_, write)| write.write_type == WriteType::Put)
-                        }
-                        None => match reader.get_value(&key, options.read_ts)? {
-                            Some(found) => {
-                                *value = found;
-                                true
-                            }
-                            None => false,
-                        },
+                        None => visible_by_seek(reader, &key, options, value)?,
                     };
                     found.then_some(Ok(()))
                 }
@@ -424,6 +398,30 @@ impl<S: Snapshot> MvccScanner<S> {
         }
         Ok(visited)
     }
+}
+
+/// Reads `key`'s value visible at the read timestamp with a seek of its own (going backward,
+/// the write cursor reaches a key at its oldest version) into `value` (left empty when
+/// key-only); answers whether one is visible.
+fn visible_by_seek<S: Snapshot>(
+    reader: &mut MvccReader<S>,
+    key: &Key,
+    options: &ScanOptions,
+    value: &mut Vec<u8>,
+) -> Result<bool> {
+    if options.key_only {
+        value.clear();
+        return Ok(reader
+            .get_write(key, options.read_ts)?
+            .is_some_and(|(_, write)| write.write_type == WriteType::Put));
+    }
+    Ok(match reader.get_value(key, options.read_ts)? {
+        Some(found) => {
+            *value = found;
+            true
+        }
+        None => false,
+    })
 }
 
 /// Walks the write cursor (forward, on `key`'s newest version) past every version of `key`,
