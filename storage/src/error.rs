@@ -25,9 +25,6 @@ pub enum Error {
     /// The caller asked for something this build does not do.
     #[error("not supported: {0}")]
     Unsupported(String),
-    /// The store is shutting down or a worker is gone.
-    #[error("storage is closed")]
-    Closed,
 }
 
 /// The Percolator outcomes that are errors for the caller, one per upstream `KeyError` case.
